@@ -35,6 +35,7 @@ description:
 options: {}
 """
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -55,7 +56,7 @@ ENV_OUTPUT_DIR = "FLEETBENCH_OUTPUT_DIR"
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _text(value) -> str:
@@ -113,10 +114,8 @@ def merge_hosts(path: Path, updates: dict[str, dict]) -> dict[str, dict]:
             if isinstance(loaded, dict):
                 current = loaded
         except (OSError, ValueError):
-            try:
+            with contextlib.suppress(OSError):
                 path.replace(path.with_suffix(".json.corrupt"))
-            except OSError:
-                pass
     current.update(updates)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".hosts.", suffix=".json", dir=str(path.parent))
@@ -205,7 +204,7 @@ class CallbackModule(CallbackBase):
             data = result._result
         task = result._task
         if (task is not None and task.no_log is True) or data.get("_ansible_no_log"):
-            return {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}
+            return {"censored": "the output has been hidden because no_log: true was specified"}
         return data
 
     # events -------------------------------------------------------------------
@@ -223,7 +222,7 @@ class CallbackModule(CallbackBase):
             try:
                 variables = vm.get_vars(play=play)
                 self._play_output_dir = str(Templar(loader=play._loader, variables=variables).template(raw))
-            except Exception:  # noqa: BLE001 - a play var we cannot template is simply not used
+            except Exception:
                 self._play_output_dir = None
 
     def v2_runner_on_ok(self, result) -> None:

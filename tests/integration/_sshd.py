@@ -23,6 +23,7 @@ Also a command line for molecule's create/destroy and for ``bench/``::
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -161,10 +162,8 @@ class LoopbackSshd:
         if pid is None and (self.dir / "state.json").exists():
             pid = json.loads((self.dir / "state.json").read_text()).get("pid")
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             if self.proc:
                 try:
                     self.proc.wait(timeout=5)
