@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 import yaml
-
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry as R
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import RequestError, resolve_request
 
