@@ -1,0 +1,599 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""LoadGen log parser (stdlib only: it also runs on SUTs inside ``mlperf_run``).
+
+Reads ``mlperf_log_detail.txt`` (``:::MLLOG {json}`` records) and
+``mlperf_log_summary.txt`` (human-readable) of one LoadGen run and returns
+the facts the MLPerf submission checker would take from them.
+
+Where the facts come from (mlcommons/inference, tools/submission/
+submission_checker.py, ``RESULT_FIELD_NEW`` and ``RESULT_FIELD_BENCHMARK_OVERWRITE``
+for rounds v4.1 .. v6.0; LoadGen 5.x/6.x ``results.cc``):
+
+=============  ===========================================  =============================
+scenario       detail-log key the checker reads              unit returned here
+=============  ===========================================  =============================
+Offline        ``result_samples_per_second``                 ``samples/s``
+Offline (LLM)  ``result_tokens_per_second``                  ``tokens/s``
+Server         ``result_completed_samples_per_sec``          ``samples/s``
+Server (LLM)   ``result_completed_tokens_per_second``        ``tokens/s``
+SingleStream   ``early_stopping_latency_ss`` (ns)            ``ms`` (+ ``value_ns``)
+MultiStream    ``early_stopping_latency_ms`` (ns)            ``ms`` (+ ``value_ns``)
+=============  ===========================================  =============================
+
+Up to round v4.0 the checker took the *scheduled* Server rate
+(``result_scheduled_samples_per_sec``); from v4.1 on it takes the *completed*
+rate, which is what this parser returns (the scheduled rate is kept in
+``extra``). Summary fallbacks: ``Samples per second``, ``Tokens per second``,
+``Completed samples per second``, ``Completed tokens per second``,
+``Early stopping 90th|90.0th percentile estimate``,
+``Early stopping 99th|99.0th percentile estimate``.
+
+All latencies in LoadGen logs are nanoseconds. Keys ending ``_ns`` hold
+integers in ns, keys ending ``_ms`` floats in ms; the two are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+MARKER = ":::MLLOG"
+DETAIL_LOG = "mlperf_log_detail.txt"
+SUMMARY_LOG = "mlperf_log_summary.txt"
+
+#: percentile keys of ``latency_ns`` / ``latency_ms`` -> LoadGen's label (results.cc)
+PERCENTILES = {
+    "p50": "50.00",
+    "p90": "90.00",
+    "p95": "95.00",
+    "p97": "97.00",
+    "p99": "99.00",
+    "p99.9": "99.90",
+}
+
+SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
+
+_MODE_NAMES = {
+    "PerformanceOnly": "performance",
+    "AccuracyOnly": "accuracy",
+    "SubmissionRun": "submission",
+    "FindPeakPerformance": "find_peak_performance",
+}
+
+#: detail-log boolean keys -> reason text when false (LoadGen results.cc)
+_CONDITIONS = (
+    ("result_min_duration_met", "min_duration", "minimum duration not met (Min duration satisfied: NO)"),
+    ("result_min_queries_met", "min_queries", "minimum query count not met (Min queries satisfied: NO)"),
+    ("early_stopping_met", "early_stopping", "early stopping not satisfied (Early stopping satisfied: NO)"),
+    (
+        "result_perf_constraints_met",
+        "performance_constraints",
+        "performance constraints not met (latency bound exceeded)",
+    ),
+)
+_SUMMARY_CONDITIONS = {
+    "min duration satisfied": "result_min_duration_met",
+    "min queries satisfied": "result_min_queries_met",
+    "early stopping satisfied": "early_stopping_met",
+    "performance constraints satisfied": "result_perf_constraints_met",
+}
+
+
+class LogParseError(ValueError):
+    """Raised when a run directory holds no LoadGen log at all."""
+
+
+# ---------------------------------------------------------------------------
+# low-level readers
+# ---------------------------------------------------------------------------
+def _num(value):
+    """Return ``value`` as int/float, or None for ``inf``, ``nan``, ``-nan`` and non-numbers."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    if isinstance(number, float) and not math.isfinite(number):
+        return None
+    return number
+
+
+def _is_nonfinite(value):
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        return value.strip().lower().lstrip("+-") in ("inf", "nan", "infinity")
+    return False
+
+
+def read_detail_records(path):
+    """Read ``:::MLLOG`` records from a detail log.
+
+    Returns a list of dicts (``key``, ``value``, ``metadata`` ...). A record whose
+    JSON value contains a raw newline spans several physical lines: lines that do
+    not start with the marker are appended to the pending record (joined with
+    ``\\n``) until it decodes. ``NaN``/``Infinity`` literals decode to floats.
+    Undecodable fragments are skipped (counted in the ``_undecodable`` pseudo
+    record's value when any exist).
+    """
+    records = []
+    pending = None
+    bad = 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for raw in handle:
+            line = raw.rstrip("\r\n")
+            if line.startswith(MARKER):
+                if pending is not None:
+                    bad += 1
+                pending = line[len(MARKER) :].strip()
+            elif pending is not None:
+                pending += "\n" + line
+            else:
+                continue
+            try:
+                record = json.loads(pending, strict=False)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            pending = None
+    if pending is not None:
+        bad += 1
+    if bad:
+        records.append({"key": "_undecodable", "value": bad})
+    return records
+
+
+def _detail_dict(records):
+    """Last value per key, plus warning/error accounting."""
+    values = {}
+    warnings = 0
+    errors = 0
+    error_messages = []
+    warning_messages = []
+    for record in records:
+        key = record.get("key")
+        if key is None:
+            continue
+        meta = record.get("metadata") or {}
+        if meta.get("is_error"):
+            errors += 1
+            error_messages.append("{}: {}".format(key, record.get("value")))
+        if meta.get("is_warning"):
+            warnings += 1
+            warning_messages.append("{}: {}".format(key, record.get("value")))
+        values[key] = record.get("value")
+    return values, warnings, errors, error_messages, warning_messages
+
+
+_SUMMARY_LINE = re.compile(r"^\s*([^:]+?)\s*:\s*(.*?)\s*$")
+_ES_ESTIMATE = re.compile(r"Early stopping (\d+(?:\.\d+)?)th percentile estimate\s*:\s*(\S+)", re.I)
+_PCT_LINE = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$", re.I)
+
+
+def parse_summary_text(text):
+    """Parse ``mlperf_log_summary.txt`` text into a flat dict.
+
+    Returns ``{"fields": {label: raw str}, "conditions": {detail key: bool},
+    "early_stopping_estimates": {"90": ns, ...}, "early_stopping_lines": [str],
+    "warnings": int|None, "errors": int|None, "has_results": bool}``. Labels are
+    stripped of surrounding spaces; a label seen twice keeps its first value
+    (the Results section comes before Additional Stats).
+    """
+    fields = {}
+    conditions = {}
+    estimates = {}
+    es_lines = []
+    warnings = errors = None
+    has_results = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("====="):
+            continue
+        if stripped == "MLPerf Results Summary":
+            has_results = True
+            continue
+        match = _ES_ESTIMATE.search(stripped)
+        if match:
+            label = match.group(1)
+            label = label[:-2] if label.endswith(".0") else label
+            estimates[label] = match.group(2)
+            es_lines.append(stripped.lstrip("* "))
+            continue
+        if stripped.startswith("*"):
+            es_lines.append(stripped.lstrip("* "))
+            continue
+        lowered = stripped.lower()
+        match = re.match(r"^(no|\d+) warnings? encountered", lowered)
+        if match:
+            warnings = 0 if match.group(1) == "no" else int(match.group(1))
+            continue
+        match = re.match(r"^(no|\d+) errors? encountered", lowered)
+        if match:
+            errors = 0 if match.group(1) == "no" else int(match.group(1))
+            continue
+        match = _SUMMARY_LINE.match(stripped)
+        if not match:
+            continue
+        label, value = match.group(1), match.group(2)
+        cond = _SUMMARY_CONDITIONS.get(label.lower())
+        if cond:
+            conditions[cond] = value.strip().lower() == "yes"
+            continue
+        fields.setdefault(label, value)
+    return {
+        "fields": fields,
+        "conditions": conditions,
+        "early_stopping_estimates": estimates,
+        "early_stopping_lines": es_lines,
+        "warnings": warnings,
+        "errors": errors,
+        "has_results": has_results,
+    }
+
+
+# ---------------------------------------------------------------------------
+# normalisation
+# ---------------------------------------------------------------------------
+def _ns_to_ms(value):
+    return None if value is None else value / 1e6
+
+
+def _ms_dict(ns_dict):
+    return {key: _ns_to_ms(val) for key, val in ns_dict.items()}
+
+
+def _empty_latency():
+    return dict.fromkeys(("min", "max", "mean", *PERCENTILES), None)
+
+
+def _metric_spec(scenario, tokens):
+    """(metric name, unit, detail key, summary labels) for the official metric."""
+    if scenario == "Offline":
+        if tokens:
+            return "tokens_per_second", "tokens/s", "result_tokens_per_second", ("Tokens per second",)
+        return "samples_per_second", "samples/s", "result_samples_per_second", ("Samples per second",)
+    if scenario == "Server":
+        if tokens:
+            return (
+                "completed_tokens_per_second",
+                "tokens/s",
+                "result_completed_tokens_per_second",
+                ("Completed tokens per second",),
+            )
+        return (
+            "completed_samples_per_second",
+            "samples/s",
+            "result_completed_samples_per_sec",
+            ("Completed samples per second",),
+        )
+    if scenario == "SingleStream":
+        return "p90_latency_early_stopping", "ms", "early_stopping_latency_ss", ("90",)
+    if scenario == "MultiStream":
+        return "p99_latency_early_stopping", "ms", "early_stopping_latency_ms", ("99",)
+    return None, "", None, ()
+
+
+def _base_result():
+    return {
+        "scenario": None,
+        "mode": None,
+        "validity": None,
+        "reasons": [],
+        "conditions": {},
+        "metric": None,
+        "value": None,
+        "value_ns": None,
+        "unit": "",
+        "latency_ns": _empty_latency(),
+        "latency_ms": _empty_latency(),
+        "early_stopping": {},
+        "settings": {},
+        "warnings": 0,
+        "errors": 0,
+        "error_messages": [],
+        "warning_messages": [],
+        "loadgen_version": None,
+        "source": None,
+        "sut_name": None,
+        "token_latencies": False,
+        "extra": {},
+    }
+
+
+def _finish(result):
+    """Apply the value/validity rules common to both sources."""
+    if result["mode"] != "performance":
+        # Accuracy runs have no performance verdict.
+        result["validity"] = None
+        return result
+    if result["value"] is None and result["validity"] == "VALID":
+        result["validity"] = "INVALID"
+        result["reasons"].append("{}: no finite value in the log".format(result["metric"]))
+    if result["validity"] is None:
+        result["validity"] = "INVALID"
+        result["reasons"].append("LoadGen wrote no result (run incomplete?)")
+    return result
+
+
+def parse_detail_records(records, model_tokens=None):
+    """Build the parse result from detail-log records (see :func:`parse_run_dir`)."""
+    values, warnings, errors, error_messages, warning_messages = _detail_dict(records)
+    result = _base_result()
+    result["source"] = "detail"
+    result["warnings"], result["errors"] = warnings, errors
+    result["error_messages"], result["warning_messages"] = error_messages, warning_messages
+    result["loadgen_version"] = values.get("loadgen_version")
+    result["sut_name"] = values.get("sut_name")
+    scenario = values.get("effective_scenario") or values.get("requested_scenario")
+    result["scenario"] = scenario
+    mode = values.get("effective_test_mode") or values.get("requested_test_mode")
+    result["mode"] = _MODE_NAMES.get(mode, mode)
+    result["settings"] = {k[len("effective_") :]: v for k, v in values.items() if k.startswith("effective_")}
+    tokens = bool(
+        values.get("requested_use_token_latencies")
+        or values.get("effective_use_token_latencies")
+        or "result_tokens_per_second" in values
+        or "result_completed_tokens_per_second" in values
+    )
+    if model_tokens is not None:
+        tokens = bool(model_tokens) or tokens
+    result["token_latencies"] = tokens
+
+    lat = result["latency_ns"]
+    lat["min"] = _num(values.get("result_min_latency_ns"))
+    lat["max"] = _num(values.get("result_max_latency_ns"))
+    lat["mean"] = _num(values.get("result_mean_latency_ns"))
+    for short, label in PERCENTILES.items():
+        lat[short] = _num(values.get(f"result_{label}_percentile_latency_ns"))
+    result["latency_ms"] = _ms_dict(lat)
+    if scenario == "MultiStream":
+        per_query = {
+            short: _num(values.get(f"result_{label}_percentile_per_query_latency_ns"))
+            for short, label in PERCENTILES.items()
+        }
+        result["per_query_latency_ns"] = per_query
+        result["per_query_latency_ms"] = _ms_dict(per_query)
+    if tokens:
+        for name, prefix in (("ttft", "result_first_token"), ("tpot", "result_time_per_output_token")):
+            block = {
+                "min": _num(values.get(prefix + "_min")),
+                "max": _num(values.get(prefix + "_max")),
+                "mean": _num(values.get(prefix + "_mean")),
+            }
+            for short, label in PERCENTILES.items():
+                block[short] = _num(values.get(f"{prefix}_{label}_percentile"))
+            result[name + "_ns"] = block
+            result[name + "_ms"] = _ms_dict(block)
+    result["early_stopping"] = {k: v for k, v in values.items() if k.startswith("early_stopping")}
+    for key in (
+        "result_scheduled_samples_per_sec",
+        "result_query_count",
+        "result_overlatency_query_count",
+        "result_samples_per_second",
+        "result_completed_samples_per_sec",
+        "result_tokens_per_second",
+        "result_completed_tokens_per_second",
+        "generated_samples_per_query",
+        "num_errors",
+    ):
+        if key in values:
+            result["extra"][key] = values[key]
+
+    metric, unit, key, _labels = _metric_spec(scenario, tokens)
+    result["metric"], result["unit"] = metric, unit
+    raw = values.get(key) if key else None
+    if _is_nonfinite(raw):
+        result["reasons"].append(f"{key} is {raw} in the log")
+    number = _num(raw)
+    if unit == "ms":
+        # Too few queries for an estimate: LoadGen logs no value (or 0); never report 0.0.
+        if number is not None and number > 0 and values.get("early_stopping_met") is not False:
+            result["value_ns"] = number
+            result["value"] = number / 1e6
+    else:
+        result["value"] = number
+
+    validity = values.get("result_validity")
+    result["validity"] = validity if validity in ("VALID", "INVALID") else None
+    for dkey, short, text in _CONDITIONS:
+        if dkey in values:
+            result["conditions"][short] = bool(values[dkey])
+            if values[dkey] is False:
+                result["reasons"].append(text)
+    if result["validity"] == "INVALID" and not result["reasons"]:
+        result["reasons"].append("LoadGen reported INVALID")
+    return _finish(result)
+
+
+def parse_summary(text, model_tokens=None):
+    """Build the parse result from summary-log text (see :func:`parse_run_dir`)."""
+    parsed = parse_summary_text(text)
+    fields = parsed["fields"]
+    result = _base_result()
+    result["source"] = "summary"
+    result["warnings"] = parsed["warnings"] or 0
+    result["errors"] = parsed["errors"] or 0
+    if result["errors"]:
+        result["error_messages"].append(f"{result['errors']} errors reported by the summary log")
+    result["sut_name"] = fields.get("SUT name")
+    result["scenario"] = fields.get("Scenario")
+    mode = fields.get("Mode")
+    result["mode"] = _MODE_NAMES.get(mode, mode)
+    if not parsed["has_results"]:
+        # An accuracy-mode run writes only the warnings/errors footer.
+        result["mode"] = result["mode"] or "accuracy"
+    tokens = "Tokens per second" in fields or "Completed tokens per second" in fields
+    if model_tokens is not None:
+        tokens = bool(model_tokens) or tokens
+    result["token_latencies"] = tokens
+
+    lat = result["latency_ns"]
+    lat["min"] = _num(fields.get("Min latency (ns)"))
+    lat["max"] = _num(fields.get("Max latency (ns)"))
+    lat["mean"] = _num(fields.get("Mean latency (ns)"))
+    for short, label in PERCENTILES.items():
+        lat[short] = _num(fields.get(f"{label} percentile latency (ns)"))
+    result["latency_ms"] = _ms_dict(lat)
+    if result["scenario"] == "MultiStream":
+        per_query = {
+            short: _num(fields.get(f"{label} percentile latency per query (ns)"))
+            for short, label in PERCENTILES.items()
+        }
+        result["per_query_latency_ns"] = per_query
+        result["per_query_latency_ms"] = _ms_dict(per_query)
+    if tokens:
+        for name, label in (("ttft", "First Token latency (ns)"), ("tpot", "Time to Output Token (ns)")):
+            lower = label[0].lower() + label[1:]
+            block = {
+                "min": _num(fields.get("Min " + label)),
+                "max": _num(fields.get("Max " + label)),
+                "mean": _num(fields.get("Mean " + label)),
+            }
+            for short, pct in PERCENTILES.items():
+                block[short] = _num(fields.get(f"{pct} percentile {lower.lower()}"))
+            result[name + "_ns"] = block
+            result[name + "_ms"] = _ms_dict(block)
+    settings_labels = (
+        "samples_per_query",
+        "target_qps",
+        "target_latency (ns)",
+        "ttft_latency (ns)",
+        "tpot_latency (ns)",
+        "max_async_queries",
+        "min_duration (ms)",
+        "max_duration (ms)",
+        "min_query_count",
+        "max_query_count",
+        "qsl_rng_seed",
+        "sample_index_rng_seed",
+        "schedule_rng_seed",
+        "accuracy_log_rng_seed",
+        "accuracy_log_probability",
+        "accuracy_log_sampling_target",
+        "print_timestamps",
+        "performance_issue_unique",
+        "performance_issue_same",
+        "performance_issue_same_index",
+        "performance_sample_count",
+    )
+    for label in settings_labels:
+        if label in fields:
+            key = label.replace(" (ns)", "_ns").replace(" (ms)", "_ms")
+            number = _num(fields[label])
+            result["settings"][key] = number if number is not None else fields[label]
+    result["early_stopping"] = {
+        "estimates_ns": {k: _num(v) for k, v in parsed["early_stopping_estimates"].items()},
+        "lines": parsed["early_stopping_lines"],
+    }
+    for label in (
+        "Scheduled samples per second",
+        "QPS w/ loadgen overhead",
+        "QPS w/o loadgen overhead",
+        "Samples per second",
+        "Completed samples per second",
+        "Tokens per second",
+        "Completed tokens per second",
+        "90th percentile latency (ns)",
+        "99th percentile latency (ns)",
+    ):
+        if label in fields:
+            result["extra"][label] = _num(fields[label])
+
+    metric, unit, _key, labels = _metric_spec(result["scenario"], tokens)
+    result["metric"], result["unit"] = metric, unit
+    if unit == "ms":
+        raw = parsed["early_stopping_estimates"].get(labels[0])
+        if _is_nonfinite(raw):
+            result["reasons"].append(f"early-stopping estimate is {raw} in the log")
+        number = _num(raw)
+        if number is not None and number > 0:
+            result["value_ns"] = number
+            result["value"] = number / 1e6
+    elif labels:
+        raw = fields.get(labels[0])
+        if _is_nonfinite(raw):
+            result["reasons"].append(f"{labels[0]} is {raw} in the log")
+        result["value"] = _num(raw)
+
+    verdict = fields.get("Result is")
+    result["validity"] = verdict if verdict in ("VALID", "INVALID") else None
+    for dkey, short, text in _CONDITIONS:
+        if dkey in parsed["conditions"]:
+            result["conditions"][short] = parsed["conditions"][dkey]
+            if not parsed["conditions"][dkey]:
+                result["reasons"].append(text)
+    if result["validity"] == "INVALID" and not result["reasons"]:
+        result["reasons"].append("LoadGen reported INVALID")
+    return _finish(result)
+
+
+def parse_run_dir(path, model_tokens=None, dir_scenario=None):
+    """Parse the LoadGen logs of one run directory.
+
+    :param path: directory holding ``mlperf_log_detail.txt`` and/or ``mlperf_log_summary.txt``.
+    :param model_tokens: True for token-latency benchmarks (registry ``models.*.token_latencies``);
+        None = detect from the log (``use_token_latencies`` / token result keys).
+    :param dir_scenario: scenario named by the directory (e.g. ``Interactive``); kept in
+        ``dir_scenario``. The log's own scenario always wins for ``scenario``.
+    :returns: dict with ``scenario``, ``mode`` (``performance``|``accuracy``), ``validity``
+        (``VALID``|``INVALID``|None for accuracy runs), ``reasons`` [str] (every unmet condition),
+        ``conditions`` {min_duration, min_queries, early_stopping, performance_constraints: bool},
+        ``metric``, ``value`` (float|None; latency metrics in ms), ``value_ns`` (latency metrics),
+        ``unit`` (``samples/s``|``tokens/s``|``ms``), ``latency_ns``/``latency_ms``
+        {min,max,mean,p50,p90,p95,p97,p99,p99.9}, ``ttft_ns``/``tpot_ns`` (+``_ms``, token benchmarks),
+        ``early_stopping``, ``settings`` (test parameters used), ``warnings``, ``errors`` (int),
+        ``error_messages`` [str], ``loadgen_version``, ``source`` (``detail``|``summary``), ``extra``.
+        The detail log wins; the summary fills values the detail log lacks.
+    :raises LogParseError: when the directory holds neither log.
+    """
+    detail = os.path.join(path, DETAIL_LOG)
+    summary = os.path.join(path, SUMMARY_LOG)
+    have_detail = os.path.isfile(detail) and os.path.getsize(detail) > 0
+    have_summary = os.path.isfile(summary)
+    if not have_detail and not have_summary:
+        raise LogParseError(f"{path}: neither {DETAIL_LOG} nor {SUMMARY_LOG} found")
+    from_summary = None
+    if have_summary:
+        with open(summary, encoding="utf-8", errors="replace") as handle:
+            from_summary = parse_summary(handle.read(), model_tokens=model_tokens)
+    if have_detail:
+        result = parse_detail_records(read_detail_records(detail), model_tokens=model_tokens)
+        if result["scenario"] is None and from_summary is not None:
+            result = from_summary
+        elif from_summary is not None:
+            _fill_from_summary(result, from_summary)
+    else:
+        result = from_summary
+    result["dir_scenario"] = dir_scenario
+    result["dir"] = str(path)
+    return result
+
+
+def _fill_from_summary(result, summary):
+    """Fill gaps of a detail-log result from the summary (never overrides)."""
+    for block in ("latency_ns", "ttft_ns", "tpot_ns"):
+        if block in result and block in summary:
+            for key, val in result[block].items():
+                if val is None and summary[block].get(key) is not None:
+                    result[block][key] = summary[block][key]
+            result[block.replace("_ns", "_ms")] = _ms_dict(result[block])
+    if (
+        result["value"] is None
+        and summary["value"] is not None
+        and result["mode"] == "performance"
+        and not result["reasons"]
+    ):
+        result["value"], result["value_ns"] = summary["value"], summary["value_ns"]
+    for key, val in summary["settings"].items():
+        result["settings"].setdefault(key, val)
