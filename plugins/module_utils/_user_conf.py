@@ -1,0 +1,278 @@
+"""LoadGen ``user.conf`` writer, input hash and atomic run-directory commit.
+
+Stdlib only: runs on the SUT inside the ``mlperf_run`` module.
+
+user.conf syntax (LoadGen 6.0, ``TestSettings::FromConfig``): one setting per
+line, ``<loadgen_key>.<Scenario>.<setting> = <value>`` with spaces around
+``=``, numeric values only, no trailing comments. Units: every duration and
+latency in user.conf is in **milliseconds** (LoadGen's logs report
+nanoseconds). Scenario names are LoadGen's spelling (``Offline``, ``Server``,
+``SingleStream``, ``MultiStream``).
+
+Per execution mode the settings follow the rules of MLCommons CM's
+``generate-mlperf-inference-user-conf`` script (mlcommons/mlperf-automations,
+facts only):
+
+* **test** — a smoke run: ``min_query_count = max_query_count =
+  test_query_count`` (default 10 here; CM's default is 5),
+  ``min_duration = 0``, ``sample_concatenate_permutation = 0``;
+  non-Offline scenarios also get ``max_duration = 30000`` (30 s). The target:
+  Offline ``target_qps`` = the request's ``target_qps`` or 1 (CM's test QPS);
+  SingleStream ``target_latency`` = 1000 ms unless the request sets one (CM
+  forces 1000); Server/MultiStream use the request's target or the defaults
+  below.
+* **fast** — a shorter run with ``FAST_FACTOR`` = 5: Offline ``target_qps``
+  / 5, SingleStream/MultiStream ``target_latency`` * 5,
+  ``sample_concatenate_permutation = 0``; Server ``max_duration = 120000``
+  (120 s) and ``max_query_count = int(660 / 5 * target_qps)``.
+* **valid** — MLPerf's own defaults from mlperf.conf (600 s minimum duration,
+  the official minimum query counts); only the target is set
+  (``target_qps`` for Offline/Server, ``target_latency`` in ms for
+  SingleStream/MultiStream).
+
+Defaults when the request gives no target: ``target_qps`` 1 (CM) and
+``target_latency`` 100 ms (CM's value for runs without ``max_duration``).
+
+``performance_sample_count_override``: when the request's ``count`` is below
+the model's ``performance_sample_count`` (mlperf.conf value, from the
+registry), LoadGen would try to load more samples than the dataset holds, so
+the override is written as ``<key>.<Scenario>.performance_sample_count_override
+= count``. A run with the override is not submittable in the closed division.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
+EXECUTION_MODES = ("test", "fast", "valid")
+# CM generate-mlperf-inference-user-conf (mlcommons/mlperf-automations).
+FAST_FACTOR = 5
+MAX_DURATION_TEST_MS = 30 * 1000
+MAX_DURATION_FAST_MS = 120 * 1000
+TEST_OFFLINE_DEFAULT_QPS = 1.0
+TEST_SINGLESTREAM_LATENCY_MS = 1000
+DEFAULT_TARGET_QPS = 1.0
+DEFAULT_TARGET_LATENCY_MS = 100.0
+DEFAULT_TEST_QUERY_COUNT = 10
+FAST_SERVER_QUERY_FACTOR = 660
+
+RESULT_FILE = "result.json"
+
+
+def _fmt(value) -> str:
+    """Number as LoadGen parses it: integers without a fraction, floats round-trip exact."""
+    if isinstance(value, bool):
+        raise TypeError("boolean is not a LoadGen setting value")
+    if isinstance(value, int):
+        return str(value)
+    f = float(value)
+    if f.is_integer():
+        return str(int(f))
+    return repr(f)
+
+
+def user_conf_settings(
+    loadgen_key: str,
+    scenario: str,
+    execution_mode: str,
+    target_qps: float | None = None,
+    target_latency: float | None = None,
+    test_query_count: int | None = None,
+    count: int | None = None,
+    performance_sample_count: int | None = None,
+) -> list[tuple[str, int | float]]:
+    """Ordered ``(setting, value)`` pairs for one run (see the module docstring for the rules).
+
+    ``target_latency`` is in ms. Raises ValueError naming the field for an
+    unknown scenario or execution mode, or a non-positive number.
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario: {scenario!r}; allowed: {', '.join(SCENARIOS)}")
+    if execution_mode not in EXECUTION_MODES:
+        raise ValueError(f"execution_mode: {execution_mode!r}; allowed: {', '.join(EXECUTION_MODES)}")
+    for name, val in (
+        ("target_qps", target_qps),
+        ("target_latency", target_latency),
+        ("test_query_count", test_query_count),
+        ("count", count),
+    ):
+        if val is not None and (isinstance(val, bool) or float(val) <= 0):
+            raise ValueError(f"{name}: {val!r} must be > 0")
+    qcount = int(test_query_count or DEFAULT_TEST_QUERY_COUNT)
+    qps_scenario = scenario in ("Offline", "Server")
+    metric = "target_qps" if qps_scenario else "target_latency"
+    given = target_qps if qps_scenario else target_latency
+    value: float = (
+        float(given)
+        if given is not None
+        else (DEFAULT_TARGET_QPS if qps_scenario else DEFAULT_TARGET_LATENCY_MS)
+    )
+
+    out: list[tuple[str, int | float]] = []
+    if execution_mode == "test":
+        if scenario == "Offline":
+            value = float(target_qps) if target_qps is not None else TEST_OFFLINE_DEFAULT_QPS
+        elif scenario == "SingleStream" and target_latency is None:
+            value = TEST_SINGLESTREAM_LATENCY_MS
+        out.append((metric, value))
+        out += [
+            ("min_query_count", qcount),
+            ("max_query_count", qcount),
+            ("min_duration", 0),
+            ("sample_concatenate_permutation", 0),
+        ]
+        if scenario != "Offline":
+            out.append(("max_duration", MAX_DURATION_TEST_MS))
+    elif execution_mode == "fast":
+        if scenario == "Offline":
+            value = value / FAST_FACTOR
+        elif scenario in ("SingleStream", "MultiStream"):
+            value = value * FAST_FACTOR
+        out.append((metric, value))
+        out.append(("sample_concatenate_permutation", 0))
+        if scenario == "Server":
+            out.append(("max_duration", MAX_DURATION_FAST_MS))
+            out.append(("max_query_count", int(FAST_SERVER_QUERY_FACTOR / FAST_FACTOR * value)))
+    else:
+        out.append((metric, value))
+    if (
+        count is not None
+        and performance_sample_count is not None
+        and int(count) < int(performance_sample_count)
+    ):
+        out.append(("performance_sample_count_override", int(count)))
+    return out
+
+
+def render_user_conf(loadgen_key: str, scenario: str, execution_mode: str, **settings) -> str:
+    """user.conf text: one ``<loadgen_key>.<Scenario>.<setting> = <value>`` line per setting.
+
+    Keyword arguments as :func:`user_conf_settings`. Ends with a newline.
+    """
+    if not loadgen_key or any(c.isspace() or c == "." for c in loadgen_key):
+        raise ValueError(f"loadgen_key: {loadgen_key!r} is not a LoadGen model key")
+    pairs = user_conf_settings(loadgen_key, scenario, execution_mode, **settings)
+    return "".join(f"{loadgen_key}.{scenario}.{k} = {_fmt(v)}\n" for k, v in pairs)
+
+
+def canonical_json(data) -> str:
+    """JSON with sorted keys and no whitespace: the hash input."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def input_hash(inputs: dict) -> str:
+    """sha256 hex of :func:`canonical_json` of every input that changes a result.
+
+    The caller passes request fields, the user.conf text, the model file's
+    sha256, dataset identity (path + count + label file sha256), harness and
+    LoadGen versions.
+    """
+    return hashlib.sha256(canonical_json(inputs).encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    """sha256 hex of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Cache probe and atomic commit of a run directory
+# ---------------------------------------------------------------------------
+def read_result(run_dir: str) -> dict | None:
+    """The stored ``result.json`` of ``run_dir`` or None (missing/unreadable/not a dict)."""
+    try:
+        with open(os.path.join(run_dir, RESULT_FILE), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def cached_result(run_dir: str, want_hash: str) -> tuple[dict | None, str]:
+    """``(result, why)``: the stored result when its ``input_hash`` equals
+    ``want_hash`` and every file in its ``files`` map exists, else
+    ``(None, reason)``."""
+    stored = read_result(run_dir)
+    if stored is None:
+        return None, "no stored result"
+    if stored.get("input_hash") != want_hash:
+        return None, "inputs changed"
+    for name, path in (stored.get("files") or {}).items():
+        if not os.path.isfile(path):
+            return None, f"file {name} missing"
+    return stored, "cache hit"
+
+
+def make_staging_dir(run_dir: str) -> str:
+    """Create an empty staging directory beside ``run_dir`` (same filesystem).
+
+    Named ``.<basename>.tmp-XXXX``; a killed run leaves only such a directory,
+    never a ``result.json`` in ``run_dir``.
+    """
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(run_dir))}.tmp-", dir=parent)
+
+
+def clean_stale_staging(run_dir: str) -> list[str]:
+    """Remove staging/old directories that a killed run left beside ``run_dir``; return them."""
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    base = os.path.basename(os.path.abspath(run_dir))
+    removed = []
+    if not os.path.isdir(parent):
+        return removed
+    for name in os.listdir(parent):
+        if name.startswith(f".{base}.tmp-") or name.startswith(f".{base}.old-"):
+            path = os.path.join(parent, name)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    """Write JSON via a temp file in the same directory + ``os.replace``."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def commit_run_dir(staging: str, run_dir: str, result: dict) -> None:
+    """Write ``result.json`` into ``staging`` last, then swap it into ``run_dir``.
+
+    The previous ``run_dir`` (if any) is moved aside and removed only after
+    the new one is in place, so at every instant ``run_dir`` is either the
+    old complete run or the new complete run (the window between the two
+    renames has no ``run_dir`` at all, never a half-written one).
+    """
+    write_json_atomic(os.path.join(staging, RESULT_FILE), result)
+    run_dir = os.path.abspath(run_dir)
+    old = None
+    if os.path.exists(run_dir):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(run_dir)}.old-", dir=os.path.dirname(run_dir))
+        os.rmdir(old)
+        os.rename(run_dir, old)
+    os.rename(staging, run_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
