@@ -1,0 +1,369 @@
+"""Model artifacts: locate, download, verify and (for EfficientNet) export.
+
+Implements ``prepare-model`` (docs/contracts.md). Every fact (file names,
+URLs, checksums, package paths, labels) comes from the registry entry's
+``artifacts`` / ``performance_only_artifacts``. Sources of a model file, in
+order:
+
+1. ``--model-path FILE`` (checked against the registry checksum);
+2. a file shipped in a Python package (``python_package`` + ``package_path``);
+3. the cache: ``<cache-dir>/models/<name>`` (pre-seeded by the controller or a
+   previous download), checksum re-verified;
+4. download from ``url`` (3 tries, back-off), checksum verified, atomic rename.
+
+EfficientNet-Lite0 for onnxruntime is exported from the PyTorch weights once
+and cached as ``<cache-dir>/models/efficientnet-lite0-<sha256[:16]>.onnx``
+(keyed by the weights' sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any
+
+from fleetbench_harness import registry
+from fleetbench_harness.errors import HarnessError, InputError
+
+_CHUNK = 1 << 20
+#: Bumped when the export code changes, so cached exports are rebuilt.
+EXPORT_VERSION = 1
+
+
+def file_digest(path: str | Path, algo: str) -> str:
+    """Hex digest (``md5`` or ``sha256``) of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class ModelArtifact:
+    """A resolved model file.
+
+    ``format`` is ``onnx`` or ``pth``; ``label_offset`` is subtracted from the
+    argmax to get the ImageNet class (1 for 1001-class MLPerf ONNX models);
+    ``checksum_warning`` is set when the registry has no checksum to verify.
+    """
+
+    path: str
+    sha256: str
+    label: str
+    performance_only: bool
+    changed: bool
+    format: str
+    label_offset: int
+    architecture: str | None = None
+    checksum_warning: str | None = None
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cli_json(self) -> dict[str, Any]:
+        """The JSON line of ``prepare-model``: {path, sha256, label, performance_only, changed}."""
+        d = {k: asdict(self)[k] for k in ("path", "sha256", "label", "performance_only", "changed")}
+        if self.checksum_warning:
+            d["warning"] = self.checksum_warning
+        return d
+
+
+def _package_file(package: str, rel: str) -> Path | None:
+    """Path of ``rel`` inside an installed distribution's import package, or None."""
+    mod = package.replace("-", "_")
+    spec = importlib_util.find_spec(mod)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        cand = Path(loc) / rel
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _verify(path: Path, art: dict[str, Any], field_name: str) -> tuple[str, str | None]:
+    """Check ``path`` against the artifact's md5/sha256; return (sha256, warning).
+
+    Raises:
+        InputError(field_name): checksum mismatch (names file, expected and actual).
+    """
+    sha = file_digest(path, "sha256")
+    warning = None
+    if art.get("sha256"):
+        if sha != art["sha256"]:
+            raise InputError(
+                field_name, f"{path}: sha256 {sha} does not match the registry", [f"sha256 {art['sha256']}"]
+            )
+    elif art.get("md5"):
+        md5 = file_digest(path, "md5")
+        if md5 != art["md5"]:
+            raise InputError(
+                field_name, f"{path}: md5 {md5} does not match the registry", [f"md5 {art['md5']}"]
+            )
+    else:
+        warning = f"no checksum in the registry for {art.get('name', path)}: {path} was NOT verified"
+    return sha, warning
+
+
+def download(url: str, dest: Path, tries: int = 3, timeout: float = 60.0) -> None:
+    """Download ``url`` to ``dest`` atomically (tmp file + rename), with retries.
+
+    Raises:
+        HarnessError: after ``tries`` failures (last reason in the message).
+    """
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for attempt in range(1, tries + 1):
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".part")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+            return
+        except OSError as exc:
+            last = exc
+            Path(tmp).unlink(missing_ok=True)
+            print(
+                f"fleetbench_harness: download {url} failed (try {attempt}/{tries}): {exc}", file=sys.stderr
+            )
+            if attempt < tries:
+                time.sleep(2**attempt)
+    raise HarnessError(f"cannot download {url}: {last}; pre-seed {dest} or pass --model-path")
+
+
+def _artifact_entry(model_name: str, entry: dict, backend: str, precision: str) -> dict[str, Any]:
+    arts = entry.get("artifacts", {})
+    if backend not in arts:
+        raise InputError("backend", f"model {model_name!r} has no {backend} artifact", sorted(arts))
+    per_prec = arts[backend]
+    # Reduced precision on PyTorch is a cast of the float32 weights.
+    if precision not in per_prec and backend == "pytorch" and precision in ("float16", "bfloat16"):
+        return dict(per_prec["float32"])
+    if precision not in per_prec:
+        raise InputError(
+            "precision", f"model {model_name!r} on {backend} has no {precision} artifact", sorted(per_prec)
+        )
+    return dict(per_prec[precision])
+
+
+def _local_or_cached(art: dict, cache_dir: Path, model_path: str | None, field_name: str) -> tuple[Path, str]:
+    if model_path:
+        p = Path(model_path)
+        if not p.is_file():
+            raise InputError(field_name, f"model file {p} does not exist", "an existing model file")
+        return p, "model_path"
+    if art.get("python_package"):
+        p = _package_file(art["python_package"], art["package_path"])
+        if p is None:
+            raise InputError(
+                field_name,
+                f"{art['package_path']} not found: is the Python package {art['python_package']} installed?",
+                [f"pip install {art['python_package']}", "--model-path FILE"],
+            )
+        return p, f"package:{art['python_package']}"
+    cached = cache_dir / "models" / art["name"]
+    if cached.is_file():
+        return cached, "cache"
+    if not art.get("url"):
+        raise InputError(
+            field_name, f"no file for {art.get('name')} and no URL in the registry", "--model-path FILE"
+        )
+    download(art["url"], cached)
+    return cached, f"url:{art['url']}"
+
+
+def _make_batch_dynamic(src: Path, dest: Path) -> None:
+    """Copy an ONNX model with batch 1 baked in, with a symbolic batch dimension ``N``.
+
+    Sets the first dimension of every graph input/output to ``N`` and turns a
+    leading ``1`` of constant ``Reshape`` target shapes into ``-1`` (the
+    light_resnet50 flatten before its Gemm). Written atomically.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(src))
+    for v in [*m.graph.input, *m.graph.output]:
+        dims = v.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = "N"
+    inits = {i.name: i for i in m.graph.initializer}
+    for node in m.graph.node:
+        if node.op_type == "Reshape" and len(node.input) > 1 and node.input[1] in inits:
+            init = inits[node.input[1]]
+            shape = numpy_helper.to_array(init).copy()
+            if shape.size and shape[0] == 1:
+                shape[0] = -1
+                init.CopyFrom(numpy_helper.from_array(shape, init.name))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".part", suffix=".onnx")
+    os.close(fd)
+    try:
+        onnx.save(m, tmp)
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _export_efficientnet_onnx(weights: Path, dest: Path, opset: int) -> None:
+    """Export EfficientNet-Lite0 (float32, dynamic batch) to ONNX at ``dest`` (atomic)."""
+    import torch
+
+    from fleetbench_harness.backends import torch_models
+
+    model = torch_models.build("efficientnet-lite0", weights)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".part", suffix=".onnx")
+    os.close(fd)
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                torch.zeros(1, 3, 224, 224),
+                tmp,
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def prepare(
+    model_name: str,
+    backend: str,
+    precision: str,
+    cache_dir: str | Path,
+    model_path: str | None = None,
+    performance_only_model: str | None = None,
+) -> ModelArtifact:
+    """Resolve the model file for (model, backend, precision); see module docstring.
+
+    Raises:
+        InputError: unknown model/backend/precision/performance-only name,
+            missing file, checksum mismatch.
+        HarnessError: download or export failure.
+    """
+    entry = registry.model(model_name)
+    cache = Path(cache_dir)
+    out_spec = entry.get("output", {})
+    if performance_only_model:
+        po = entry.get("performance_only_artifacts", {})
+        if performance_only_model not in po:
+            raise InputError(
+                "performance_only_model",
+                f"{performance_only_model!r} is not registered for {model_name}",
+                sorted(po),
+            )
+        art = dict(po[performance_only_model], name=performance_only_model)
+        if art.get("backend") != backend:
+            raise InputError(
+                "backend",
+                f"performance-only model {performance_only_model} runs on {art['backend']}",
+                [art["backend"]],
+            )
+        path, source = _local_or_cached(art, cache, model_path, "performance_only_model")
+        sha, warning = _verify(path, art, "performance_only_model")
+        extra: dict[str, Any] = {}
+        changed = False
+        if art.get("dynamic_batch"):
+            dest = cache / "models" / f"{performance_only_model}-{sha[:16]}-dynbatch.onnx"
+            if not dest.is_file():
+                _make_batch_dynamic(path, dest)
+                changed = True
+            extra = {
+                "derived_from": str(path),
+                "derived_from_sha256": sha,
+                "derivation": "symbolic batch dim",
+            }
+            path, sha = dest, file_digest(dest, "sha256")
+        return ModelArtifact(
+            str(path),
+            sha,
+            str(art["label"]),
+            True,
+            changed,
+            "onnx",
+            0,
+            checksum_warning=warning,
+            source=source,
+            extra=extra,
+        )
+
+    art = _artifact_entry(model_name, entry, backend, precision)
+    label_offset = int(art.get("output", out_spec).get("label_offset", 0))
+    if art.get("export_from"):
+        # Exported artifact (EfficientNet-Lite0 ONNX): from the source backend's weights.
+        if model_path and not str(model_path).endswith((".pth", ".pt")):
+            p = Path(model_path)
+            if not p.is_file():
+                raise InputError("model_path", f"model file {p} does not exist", "an existing model file")
+            sha = file_digest(p, "sha256")
+            warning = f"{p} is a user-supplied ONNX export: no registry checksum, NOT verified"
+            return ModelArtifact(
+                str(p),
+                sha,
+                p.name,
+                False,
+                False,
+                "onnx",
+                label_offset,
+                checksum_warning=warning,
+                source="model_path",
+            )
+        src = _artifact_entry(model_name, entry, art["export_from"], "float32")
+        wpath, _ = _local_or_cached(src, cache, model_path, "model_path")
+        wsha, warning = _verify(wpath, src, "model_path")
+        stem = Path(art["name"]).stem
+        dest = cache / "models" / f"{stem}-{wsha[:16]}-x{EXPORT_VERSION}.onnx"
+        changed = False
+        if not dest.is_file():
+            _export_efficientnet_onnx(wpath, dest, int(art.get("opset", 17)))
+            changed = True
+        sha = file_digest(dest, "sha256")
+        label = f"{art['name']} exported from {src['name']} (sha256 {wsha[:16]})"
+        return ModelArtifact(
+            str(dest),
+            sha,
+            label,
+            False,
+            changed,
+            "onnx",
+            label_offset,
+            checksum_warning=warning,
+            source=f"export:{wpath}",
+            extra={"weights_sha256": wsha},
+        )
+
+    path, source = _local_or_cached(art, cache, model_path, "model_path")
+    sha, warning = _verify(path, art, "model_path")
+    fmt = "onnx" if str(path).endswith(".onnx") or backend == "onnxruntime" else "pth"
+    arch = art.get("architecture") or ("efficientnet-lite0" if model_name == "efficientnet" else None)
+    return ModelArtifact(
+        str(path),
+        sha,
+        str(art["name"]),
+        False,
+        source.startswith("url:"),
+        fmt,
+        label_offset,
+        architecture=arch,
+        checksum_warning=warning,
+        source=source,
+    )

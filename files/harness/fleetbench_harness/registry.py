@@ -1,0 +1,100 @@
+"""Read the package's ``registry.yml`` (the project's one registry).
+
+The registry ships inside this package (``fleetbench_harness/registry.yml``)
+and is read with :mod:`importlib.resources`, so an installed harness carries
+the same facts the controller validated against. Nothing here duplicates a
+registry fact; functions only look things up and raise :class:`InputError`
+naming the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+from fleetbench_harness.errors import InputError
+
+#: Task families this harness implements (registry ``models.<m>.family``).
+IMPLEMENTED_FAMILIES = ("image_classification",)
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> dict[str, Any]:
+    """Return the parsed registry (a dict; cached for the process)."""
+    import yaml
+
+    text = resources.files("fleetbench_harness").joinpath("registry.yml").read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)
+
+
+def loadgen_version() -> str:
+    """The LoadGen version pinned by the registry (``loadgen.version``)."""
+    return str(load()["loadgen"]["version"])
+
+
+def supported_models() -> list[str]:
+    """Registered models whose family the harness implements (sorted)."""
+    return sorted(m for m, e in load()["models"].items() if e.get("family") in IMPLEMENTED_FAMILIES)
+
+
+def all_loadgen_keys() -> set[str]:
+    """Every ``loadgen_key`` in the registry (the model part of user.conf keys)."""
+    return {str(e["loadgen_key"]) for e in load()["models"].values()}
+
+
+def _canonical(group: str, value: str) -> str:
+    var = load()["variations"][group]
+    return var.get("aliases", {}).get(value, value)
+
+
+def implemented_values(group: str) -> list[str]:
+    """Canonical values of a variation group marked ``implemented: true``."""
+    return [k for k, v in load()["variations"][group]["values"].items() if v.get("implemented")]
+
+
+def check_choice(group: str, value: str) -> str:
+    """Resolve aliases of a variation group and check the value is implemented.
+
+    Raises:
+        InputError: ``group`` names the field; allowed = implemented values.
+    """
+    canon = _canonical(group, value)
+    allowed = implemented_values(group)
+    if canon not in allowed:
+        known = load()["variations"][group]["values"]
+        why = f"{value!r} is registered but not implemented" if canon in known else f"unknown {value!r}"
+        raise InputError(group, why, allowed)
+    return canon
+
+
+def model(name: str) -> dict[str, Any]:
+    """The registry entry of a model the harness can run.
+
+    Raises:
+        InputError(model): unknown model, or a family this harness lacks.
+    """
+    models = load()["models"]
+    allowed = supported_models()
+    if name not in models:
+        raise InputError("model", f"unknown model {name!r}", allowed)
+    entry = models[name]
+    if entry.get("family") not in IMPLEMENTED_FAMILIES:
+        raise InputError(
+            "model", f"{name!r} (family {entry.get('family')}) has no implementation in this harness", allowed
+        )
+    return entry
+
+
+def preprocessing(model_entry: dict[str, Any]) -> dict[str, Any]:
+    """The ``preprocessing`` spec a model names (dict of resize/crop/mean/std/layout)."""
+    name = model_entry["preprocessing"]
+    spec = dict(load()["preprocessing"][name])
+    spec["name"] = name
+    return spec
+
+
+def dataset(model_entry: dict[str, Any]) -> dict[str, Any]:
+    """The registry's dataset entry for a model."""
+    return load()["datasets"][model_entry["dataset"]]
