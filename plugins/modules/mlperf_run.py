@@ -653,6 +653,7 @@ def _execute(module, params, staging, user_conf, env):
         )
     except LogParseError as exc:
         raise RunFailed(f"LoadGen logs: {exc}") from exc
+    parsed["dir"] = params["run_dir"]  # parsed in staging; report the final place
     accuracy = None
     if run_mode == "accuracy":
         variants = params["model_info"].get("variants") or []
