@@ -1,0 +1,87 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the official MLPerf submission checker (controller side).
+
+The checker is ``tools/submission/submission_checker.py`` of a checkout of
+mlcommons/inference on the controller (``mlperf_inference_src``). It is run with argv (no
+shell): ``python submission_checker.py --input TREE --version ROUND --submitter NAME --csv FILE``.
+Its verdict is its exit status (0 = the tree passed) and its last ``SUMMARY`` line; every
+``ERROR`` / ``WARNING`` line is kept as a message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+CHECKER_RELPATH = os.path.join("tools", "submission", "submission_checker.py")
+MAX_MESSAGES = 200
+
+
+def not_run(reason):
+    """The checker record when it was not run."""
+    return {"ran": False, "reason": reason, "verdict": None, "rc": None, "messages": [], "argv": None}
+
+
+def _subprocess_run(argv, cwd=None):
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=3600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def checker_argv(src, tree, round_, submitter, csv_path, python=None):
+    return [
+        python or sys.executable,
+        os.path.join(src, CHECKER_RELPATH),
+        "--input",
+        str(tree),
+        "--version",
+        str(round_),
+        "--submitter",
+        str(submitter),
+        "--csv",
+        str(csv_path),
+    ]
+
+
+def run_checker(src, tree, round_, submitter, run_command=None, python=None):
+    """Run the checker when ``src`` is a checkout holding it; otherwise say why not.
+
+    :param src: path of the mlcommons/inference checkout (``mlperf_inference_src``) or None/"".
+    :param run_command: callable ``(argv, cwd=...) -> (rc, stdout, stderr)`` (a module passes
+        ``module.run_command``); default ``subprocess.run``.
+    :returns: ``{"ran": bool, "reason": str|None, "verdict": "PASS"|"FAIL"|None, "rc": int|None,
+        "messages": [str], "argv": [str]|None, "summary": str|None}``.
+    """
+    if not src:
+        return not_run("mlperf_inference_src is not set (point it at a checkout of mlcommons/inference)")
+    script = os.path.join(src, CHECKER_RELPATH)
+    if not os.path.isfile(script):
+        return not_run(f"mlperf_inference_src={src}: {CHECKER_RELPATH} not found there")
+    if not os.path.isdir(tree):
+        return not_run(f"no submission tree at {tree}")
+    csv_path = os.path.join(os.path.dirname(os.path.abspath(tree)), "checker_summary.csv")
+    argv = checker_argv(src, tree, round_, submitter, csv_path, python=python)
+    runner = run_command or _subprocess_run
+    try:
+        rc, out, err = runner(argv, cwd=os.path.join(src, "tools", "submission"))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return dict(not_run(f"checker could not start: {exc}"), argv=argv)
+    text = (out or "") + "\n" + (err or "")
+    messages = [line.strip() for line in text.splitlines() if "ERROR" in line or "WARNING" in line]
+    summary = None
+    for line in text.splitlines():
+        if "SUMMARY" in line:
+            summary = line.strip()
+    verdict = "PASS" if rc == 0 else "FAIL"
+    return {
+        "ran": True,
+        "reason": None,
+        "verdict": verdict,
+        "rc": rc,
+        "messages": messages[:MAX_MESSAGES],
+        "argv": argv,
+        "summary": summary,
+        "csv": csv_path if os.path.isfile(csv_path) else None,
+        "output_tail": text[-4000:],
+    }
