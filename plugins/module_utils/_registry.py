@@ -320,7 +320,7 @@ def _matches(rule_when: dict, req: dict) -> bool:
     return True
 
 
-def _did_you_mean(name: str, names: list[str]) -> str:
+def did_you_mean(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(close)}?" if close else ""
 
@@ -369,7 +369,7 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
             del raw[alias]
     for name in sorted(raw):
         if name not in known:
-            col.add(name, raw[name], known, f"{name}: unknown variable{_did_you_mean(name, known)}")
+            col.add(name, raw[name], known, f"{name}: unknown variable{did_you_mean(name, known)}")
 
     req: dict[str, Any] = {}
     # 2. model

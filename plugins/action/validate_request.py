@@ -1,0 +1,155 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin fleetbench.mlperf.validate_request (runs on the controller only).
+
+Collects the request variables visible to the task (extra vars, inventory
+group/host vars), resolves them with ``_registry.resolve_request`` and checks
+the names given on the command line with ``-e``: every extra-var name must be
+a request variable, start with ``ansible_``, be an input that a role declares
+in ``roles/*/meta/argument_specs.yml`` (so new role inputs are allowed
+automatically), be in ``ALWAYS_ALLOWED`` or in the task's ``allow`` list.
+
+Every problem is reported in one failure; on success the result holds
+``request`` (the resolved dict) for ``set_fact``. Needs no connection to the
+host; it parses the registry and the roles' argument specs (cached per
+process), so it finishes in well under a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from ansible import context
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import load_extra_vars
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
+    COLLECTION_ROOT,
+    RequestError,
+    did_you_mean,
+    load_registry,
+    request_names,
+    resolve_request,
+)
+
+# Extra-var names that are neither request variables nor role inputs but that
+# the collection's playbooks read (documented in the README's variable table).
+ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request"})
+ALLOWED_PREFIXES = ("ansible_",)
+
+_ROLE_INPUTS: dict[str, frozenset] = {}
+
+
+def role_input_names(roles_dir: Path | None = None) -> frozenset:
+    """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
+    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
+    key = str(roles)
+    if key not in _ROLE_INPUTS:
+        names: set[str] = set()
+        for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
+            try:
+                data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise AnsibleError(f"validate_request: cannot read {spec}: {exc}") from exc
+            for entry in (data.get("argument_specs") or {}).values():
+                names.update((entry or {}).get("options", {}) or {})
+        _ROLE_INPUTS[key] = frozenset(names)
+    return _ROLE_INPUTS[key]
+
+
+def command_line_extra_vars(loader) -> dict:
+    """The ``-e`` extra vars of this run (ansible-playbook and ansible-runner alike); {} when none."""
+    if not context.CLIARGS.get("extra_vars"):
+        return {}
+    return dict(load_extra_vars(loader) or {})
+
+
+class ActionModule(ActionBase):
+    """Resolve + validate the MLPerf request; return it as ``request``."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("request", "check_extra_vars", "allow"))
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self._task.args
+        allow = args.get("allow") or []
+        if isinstance(allow, str):
+            allow = [a.strip() for a in allow.split(",") if a.strip()]
+        check_extra = args.get("check_extra_vars", True)
+        if isinstance(check_extra, str):
+            check_extra = check_extra.strip().lower() not in ("false", "no", "0", "off")
+
+        try:
+            registry = load_registry()
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            result.update(failed=True, msg=f"validate_request: cannot load the registry: {to_text(exc)}")
+            return result
+        names = request_names(registry)
+
+        if args.get("request") is not None:
+            if not isinstance(args["request"], dict):
+                result.update(
+                    failed=True, msg="validate_request: request must be a dict of request variables"
+                )
+                return result
+            raw = dict(args["request"])
+        else:
+            raw = {}
+            for name in names:
+                if name in task_vars:
+                    raw[name] = self._templar.template(task_vars[name])
+
+        problems: list[dict] = []
+        extra_names: list[str] = []
+        if check_extra:
+            extra = command_line_extra_vars(self._loader)
+            extra_names = sorted(extra)
+            allowed = set(names) | set(role_input_names()) | ALWAYS_ALLOWED | set(allow)
+            candidates = sorted(allowed)
+            for name in extra_names:
+                if name in allowed or name.startswith(ALLOWED_PREFIXES):
+                    continue
+                problems.append(
+                    {
+                        "field": name,
+                        "value": extra[name],
+                        "allowed": names,
+                        "message": f"{name}: unknown variable{did_you_mean(name, candidates)}",
+                    }
+                )
+                raw.pop(name, None)
+
+        request = None
+        try:
+            request = resolve_request(raw, registry)
+        except RequestError as err:
+            problems.extend(err.problems)
+
+        if problems:
+            unknown = [
+                p
+                for p in problems
+                if p["message"].endswith("unknown variable") or "did you mean" in p["message"]
+            ]
+            lines = [f"invalid MLPerf request ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
+            lines += [f"  - {p['message']}" for p in problems]
+            if unknown:
+                lines.append("request variables: " + ", ".join(names))
+            result.update(
+                failed=True,
+                msg="\n".join(lines),
+                problems=[{k: p[k] for k in ("field", "value", "allowed", "message")} for p in problems],
+            )
+            return result
+
+        warnings = list(request.get("warnings") or [])
+        result.update(changed=False, request=request, extra_vars_checked=extra_names)
+        if warnings:
+            result["warnings"] = warnings
+        return result
