@@ -1,0 +1,103 @@
+"""Real ``ansible-playbook playbooks/validate.yml`` runs: each bad request fails in step 1, clearly.
+
+Runs from the repository root so ansible.cfg applies (collection via collections/, local inventory).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "validate.yml"
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+pytestmark = pytest.mark.slow
+
+
+def run_validate(*extra: str, playbook: Path = PLAYBOOK) -> tuple[int, str, float]:
+    argv = [str(ANSIBLE_PLAYBOOK), str(playbook)]
+    for e in extra:
+        argv += ["-e", e]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - t0
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["modle=resnet50"], ["modle: unknown variable; did you mean", "model"]),
+        (["model=resnet51"], ["model: unknown value 'resnet51'; allowed: resnet50", "efficientnet"]),
+        (["backend=tflite"], ["backend tflite is not implemented for model resnet50 yet"]),
+        (["framework=tensorflow", "model=retinanet"], ["invalid combination (model=retinanet, backend=tf)"]),
+        (["execution_mode=valid", "mode=accuracy"], ["a valid run needs both performance and accuracy"]),
+        (["implementation=nvidia-original"], ["the NVIDIA implementation runs TensorRT only"]),
+        (["scenario=Offline,Batch"], ["scenario: unknown value 'Batch'", "single-stream=SingleStream"]),
+        (
+            ["precision=fp16"],
+            ["precision float16 is not implemented for model resnet50 with backend onnxruntime"],
+        ),
+        (["target_qps=0"], ["target_qps: '0' must be > 0"]),
+        (["test_query_count=2.5"], ["test_query_count: '2.5' is not an integer"]),
+        (["model=bert-99", "category=datacenter"], ["model bert-99 is not implemented yet"]),
+        (["compliance=TEST06"], ["resnet50 has no compliance test 'TEST06'; allowed: TEST01, TEST04"]),
+        (['{"scenario": ["Offline", "Server"], "count": 0}'], ["count: 0 must be >= 1"]),
+    ],
+)
+def test_bad_request_fails_with_clear_message(extra, expected):
+    rc, out, _ = run_validate(*extra)
+    assert rc != 0, out
+    assert "invalid MLPerf request" in out, out
+    for text in expected:
+        assert text in out, f"{text!r} not in output:\n{out}"
+    # the failure stops the run in step 1: the per-SUT play never starts
+    assert "Validate | the request of each SUT" not in out
+
+
+def test_all_problems_in_one_failure():
+    rc, out, _ = run_validate("modle=x", "backend=nonsense", "target_qps=-1", "scenario=Batch")
+    assert rc != 0
+    assert "invalid MLPerf request (4 problems)" in out
+    assert "request variables:" in out
+
+
+def test_role_inputs_and_ansible_vars_are_allowed(tmp_path):
+    rc, out, _ = run_validate(
+        "mlperf_work_dir=" + str(tmp_path), "ansible_python_interpreter=" + sys.executable, "model=resnet50"
+    )
+    assert rc == 0, out
+
+
+def test_good_request_resolves_fast():
+    rc, out, seconds = run_validate(
+        "framework=onnx", "precision=fp32", "scenario=offline,singlestream", "mode=perf"
+    )
+    assert rc == 0, out
+    assert "backend: onnxruntime" in out
+    assert "- SingleStream" in out
+    assert seconds < 30, f"validate.yml took {seconds:.1f} s"
+
+
+def test_ansible_runner_extra_vars_are_checked(tmp_path, monkeypatch):
+    """ansible-runner passes extra vars through its env/extravars file; unknown names still fail."""
+    ansible_runner = pytest.importorskip("ansible_runner")
+    monkeypatch.setenv("PATH", str(ANSIBLE_PLAYBOOK.parent) + os.pathsep + os.environ.get("PATH", ""))
+    private = tmp_path / "runner"
+    (private / "env").mkdir(parents=True)
+    (private / "env" / "extravars").write_text(json.dumps({"modle": "resnet50"}))
+    r = ansible_runner.run(
+        private_data_dir=str(private),
+        project_dir=str(REPO),
+        playbook=str(PLAYBOOK),
+        envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        quiet=True,
+    )
+    out = r.stdout.read()
+    assert r.rc != 0, out
+    assert "modle: unknown variable" in out, out
