@@ -21,7 +21,8 @@ description:
     of C(stderr)), at most 2000 characters.
   - The file on the controller is merged, not replaced - hosts not in this run (for example
     outside C(--limit)) keep their previous entry. It is rewritten atomically after each
-    fatal failure and at the end of the playbook, so an interrupted run still leaves the
+    fatal failure, at the start of each play (so the collect play's report sees the state of
+    every earlier play) and at the end of the playbook; an interrupted run still leaves the
     failures it saw.
   - Results of tasks with C(no_log) are censored by ansible-core before callbacks see them; this
     plugin only ever reads that censored result and never reads variables, so secrets are not written.
@@ -224,6 +225,9 @@ class CallbackModule(CallbackBase):
                 self._play_output_dir = str(Templar(loader=play._loader, variables=variables).template(raw))
             except Exception:
                 self._play_output_dir = None
+        # Plays run one after another: at the start of a play (the collect play
+        # in particular) every earlier play is over, so write what is known now.
+        self._write()
 
     def v2_runner_on_ok(self, result) -> None:
         facts = self._result(result).get("ansible_facts") or {}
