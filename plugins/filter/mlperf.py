@@ -1,0 +1,78 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Jinja filters for the roles (controller side; facts from the one registry).
+
+``fleetbench.mlperf.model_info``
+    ``'resnet50' | fleetbench.mlperf.model_info`` -> the registry entry the
+    ``mlperf_run`` module needs (see ``_registry.model_info``).
+``fleetbench.mlperf.run_matrix``
+    ``mlperf_request | fleetbench.mlperf.run_matrix`` -> ordered list of runs,
+    one dict per (scenario, mode) and per (scenario, compliance test):
+    ``{scenario, mode, kind: performance|accuracy|compliance, subdir}`` where
+    ``subdir`` is the run directory below ``<model>/`` as the results tree
+    in docs/contracts.md lays it out (``Offline/performance/run_1``,
+    ``Offline/accuracy``, ``Offline/TEST01``). Per scenario the performance
+    run comes first, then accuracy, then the compliance tests (TEST04
+    compares against the performance run, TEST01 against the accuracy run).
+``fleetbench.mlperf.run_dir``
+    ``item | fleetbench.mlperf.run_dir(tree)`` -> ``tree ~ '/' ~ item.subdir``.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info as _model_info
+
+MODE_ORDER = ("performance", "accuracy")
+
+
+def model_info(model):
+    """Registry entry of ``model`` (key or alias) plus ``model``, ``dataset_info``, ``accuracy_targets``."""
+    try:
+        return _model_info(str(model))
+    except KeyError as exc:
+        raise AnsibleFilterError(f"fleetbench.mlperf.model_info: {exc.args[0]}") from exc
+
+
+def _subdir(scenario, mode):
+    if mode == "performance":
+        return f"{scenario}/performance/run_1"
+    return f"{scenario}/{mode}"
+
+
+def run_matrix(request):
+    """Expand a resolved request (``validate_request``'s ``request``) into the ordered run list."""
+    if not isinstance(request, dict):
+        raise AnsibleFilterError("fleetbench.mlperf.run_matrix: expects the resolved request (a dict)")
+    scenarios = request.get("scenario") or []
+    if isinstance(scenarios, str):
+        scenarios = [scenarios]
+    modes = request.get("modes")
+    if modes is None:
+        mode = request.get("mode")
+        modes = list(MODE_ORDER) if mode == "both" else [mode] if mode else []
+    modes = [m for m in MODE_ORDER if m in modes]
+    tests = list(request.get("compliance") or [])
+    runs = []
+    for scenario in scenarios:
+        for mode in modes:
+            runs.append({"scenario": scenario, "mode": mode, "kind": mode, "subdir": _subdir(scenario, mode)})
+        for test in tests:
+            runs.append(
+                {"scenario": scenario, "mode": test, "kind": "compliance", "subdir": _subdir(scenario, test)}
+            )
+    return runs
+
+
+def run_dir(run, tree):
+    """Absolute run directory of one run_matrix item below ``tree`` (``.../<sut>/<model>``)."""
+    if not isinstance(run, dict) or "subdir" not in run:
+        raise AnsibleFilterError("fleetbench.mlperf.run_dir: expects an item of fleetbench.mlperf.run_matrix")
+    return str(tree).rstrip("/") + "/" + run["subdir"]
+
+
+class FilterModule:
+    """fleetbench.mlperf filters."""
+
+    def filters(self):
+        return {"model_info": model_info, "run_matrix": run_matrix, "run_dir": run_dir}
