@@ -36,7 +36,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 
 # Extra-var names that are neither request variables nor role inputs but that
 # the collection's playbooks read (documented in the README's variable table).
-ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request"})
+ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages"})
 ALLOWED_PREFIXES = ("ansible_",)
 
 _ROLE_INPUTS: dict[str, frozenset] = {}
