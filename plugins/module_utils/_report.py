@@ -326,6 +326,21 @@ def _covered(reason, reasons):
     return any(r.startswith(head) for r in reasons) if head != reason else False
 
 
+def merge_fetch_errors(failed, fetch_errors):
+    """Add ``{host: reason}`` fetch failures to the failed-host list (one entry per host)."""
+    seen = {h["host"] for h in failed}
+    out = list(failed)
+    for host, reason in sorted((fetch_errors or {}).items()):
+        if host in seen:
+            for entry in out:
+                known = entry["reason"] or ""
+                if entry["host"] == host and known not in reason and reason not in known:
+                    entry["reason"] = f"{known}; collect: {reason}".strip("; ")
+        else:
+            out.append({"host": host, "status": "failed", "task": "collect: fetch results", "reason": reason})
+    return out
+
+
 def read_hosts(path):
     """``hosts.json`` (mlperf_hosts callback) -> list of ``{host, status, task, reason}`` not ok."""
     data = _read_json(path) if path and os.path.isfile(path) else None
@@ -616,6 +631,7 @@ def build_report(
     submission=None,
     title=None,
     write=True,
+    fetch_errors=None,
 ):
     """Discover runs below ``results_dir`` and write report.md/.json/.html and plots to ``output_dir``.
 
@@ -626,7 +642,7 @@ def build_report(
     """
     output_dir = output_dir or results_dir
     records = discover_runs(results_dir, registry)
-    failed = read_hosts(hosts_file)
+    failed = merge_fetch_errors(read_hosts(hosts_file), fetch_errors)
     report = {
         "title": title or os.path.basename(os.path.abspath(results_dir)),
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

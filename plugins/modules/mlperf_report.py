@@ -34,6 +34,12 @@ options:
       - Per-host status file; defaults to C(<output_dir>/hosts.json).
       - A missing file means no fleet record.
     type: path
+  fetch_errors:
+    description: >-
+      Hosts whose results could not be fetched (C({host: reason})); shown with the failed hosts of
+      O(hosts_file) (status C(failed), task C(collect: fetch results)).
+    type: dict
+    default: {}
   checker:
     description: Official submission checker record (RV(fleetbench.mlperf.mlperf_submission#module:checker)).
     type: dict
@@ -117,6 +123,7 @@ def main():
             "results_dir": {"type": "path", "required": True},
             "output_dir": {"type": "path"},
             "hosts_file": {"type": "path"},
+            "fetch_errors": {"type": "dict", "default": {}},
             "checker": {"type": "dict"},
             "submission": {"type": "dict"},
             "title": {"type": "str"},
@@ -147,6 +154,7 @@ def main():
         checker=p["checker"],
         submission=p["submission"],
         title=p["title"],
+        fetch_errors=p["fetch_errors"],
         write=False,
     )
     new = json.loads(json.dumps(_comparable(report), default=str))
@@ -169,6 +177,7 @@ def main():
             checker=p["checker"],
             submission=p["submission"],
             title=p["title"],
+            fetch_errors=p["fetch_errors"],
         )
     files = report.get("files") or {n: os.path.join(output_dir, n) for n in _report.REPORT_FILES}
     perf = [r for r in report["runs"] if r["mode"] == "performance"]
