@@ -65,6 +65,7 @@ class ModelArtifact:
     checksum_warning: str | None = None
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    input_layout: str | None = None
 
     def cli_json(self) -> dict[str, Any]:
         """The JSON line of ``prepare-model``: {path, sha256, label, performance_only, changed}."""
@@ -366,4 +367,5 @@ def prepare(
         architecture=arch,
         checksum_warning=warning,
         source=source,
+        input_layout=art.get("input_layout"),
     )

@@ -179,12 +179,15 @@ def load_preprocessed(
             from tqdm import tqdm
 
             paths = [d / f for f in files]
-            bar = tqdm(total=len(paths), desc="preprocess", unit="img", file=sys.stderr, disable=not progress)
-            with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            with (
+                tqdm(
+                    total=len(paths), desc="preprocess", unit="img", file=sys.stderr, disable=not progress
+                ) as bar,
+                ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
+            ):
                 for i, arr in enumerate(pool.map(lambda p: _resize_crop(p, spec), paths)):
                     out[i] = arr
                     bar.update(1)
-            bar.close()
             out.flush()
             del out
             os.replace(tmp, npy)

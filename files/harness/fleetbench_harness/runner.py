@@ -174,6 +174,8 @@ def run(args: Any) -> dict[str, Any]:
     be = backends.create(req["backend"], req["device"], req["precision"], threads, bool(args.compile))
 
     spec = registry.preprocessing(entry)
+    if art.input_layout:  # artifact-level layout (registry `input_layout`) wins
+        spec["layout"] = art.input_layout
     data, _labels, ds_info = dataset.load_preprocessed(
         args.dataset_path, spec, args.cache_dir, num_classes, args.count, threads=threads
     )

@@ -1,0 +1,179 @@
+"""Unit tests of the harness pieces: registry, dataset, accuracy, artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fleetbench_harness import accuracy, artifacts, dataset, registry, runner
+from fleetbench_harness.errors import InputError
+
+
+def test_registry_lookups():
+    assert registry.loadgen_version() == "6.0.17"
+    assert {"resnet50", "efficientnet", "mobilenet"} <= set(registry.supported_models())
+    assert registry.check_choice("backend", "onnx") == "onnxruntime"
+    assert registry.check_choice("precision", "fp32") == "float32"
+    spec = registry.preprocessing(registry.model("efficientnet"))
+    assert spec["crop"] == 224 and spec["name"] == "efficientnet_lite"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: registry.model("resnet51"), "model"),
+        (lambda: registry.model("bert-99"), "model"),
+        (lambda: registry.check_choice("backend", "tf"), "backend"),
+        (lambda: registry.check_choice("backend", "caffe"), "backend"),
+        (lambda: registry.check_choice("device", "tpu"), "device"),
+    ],
+)
+def test_registry_errors_name_field_and_allowed(call, field):
+    with pytest.raises(InputError) as ei:
+        call()
+    assert ei.value.field == field
+    assert ei.value.allowed
+
+
+def _dataset(tmp_path: Path, lines: str, images: dict[str, bytes] | None = None) -> Path:
+    d = tmp_path / "ds"
+    d.mkdir()
+    (d / "val_map.txt").write_text(lines)
+    for name, data in (images or {}).items():
+        (d / name).write_bytes(data)
+    return d
+
+
+def test_val_map_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"dataset_path: .*val_map.txt does not exist"):
+        dataset.read_val_map(tmp_path / "empty", 1000)
+
+
+def test_val_map_label_out_of_range_names_file(tmp_path):
+    d = _dataset(tmp_path, "a.jpg 3\nb.jpg 1000\n")
+    with pytest.raises(
+        InputError, match=r"val_map.txt:2: label 1000 of b.jpg is out of range; allowed: 0..999"
+    ):
+        dataset.read_val_map(d, 1000)
+
+
+def test_val_map_malformed_line(tmp_path):
+    d = _dataset(tmp_path, "a.jpg three\n")
+    with pytest.raises(InputError, match=r"val_map.txt:1"):
+        dataset.read_val_map(d, 1000)
+
+
+def test_unreadable_image_names_file(tmp_path):
+    d = _dataset(tmp_path, "broken.jpg 1\n", {"broken.jpg": b"not a jpeg"})
+    spec = registry.preprocessing(registry.model("resnet50"))
+    with pytest.raises(InputError, match=r"cannot read image .*broken.jpg"):
+        dataset.load_preprocessed(d, spec, tmp_path / "cache", 1000, progress=False)
+
+
+def test_listed_image_missing(tmp_path):
+    d = _dataset(tmp_path, "gone.jpg 1\n")
+    spec = registry.preprocessing(registry.model("resnet50"))
+    with pytest.raises(InputError, match=r"gone.jpg listed in val_map.txt does not exist"):
+        dataset.load_preprocessed(d, spec, tmp_path / "cache", 1000, progress=False)
+
+
+def test_preprocessing_shapes_values_and_cache(tmp_path):
+    pytest.importorskip("skimage")
+    d, n, changed = dataset.build_skimage_smoke(tmp_path / "smoke")
+    assert changed and n == len(dataset.smoke_labels()) >= 2
+    assert dataset.build_skimage_smoke(tmp_path / "smoke")[2] is False
+    spec = registry.preprocessing(registry.model("efficientnet"))
+    data, labels, info = dataset.load_preprocessed(d, spec, tmp_path / "c", 1000, progress=False)
+    assert data.shape == (n, 3, 224, 224) and data.dtype == np.float32 and data.flags["C_CONTIGUOUS"]
+    assert info["changed"] is True
+    # (x - 127) / 128 of 8-bit pixels lies in [-0.9922, 1.0]
+    assert data.min() >= -127 / 128 - 1e-6 and data.max() <= 1.0 + 1e-6
+    assert list(labels) == [c for _, c in dataset.smoke_labels()]
+    again = dataset.load_preprocessed(d, spec, tmp_path / "c", 1000, progress=False)
+    assert again[2]["changed"] is False and again[2]["path"] == info["path"]
+    # resnet50 spec: mean subtraction only, so values reach beyond +-1
+    rspec = registry.preprocessing(registry.model("resnet50"))
+    rdata, _, _ = dataset.load_preprocessed(d, rspec, tmp_path / "c", 1000, count=1, progress=False)
+    assert rdata.shape == (1, 3, 224, 224) and rdata.max() > 100
+
+
+def _acc_log(path: Path, preds: dict[int, float]) -> Path:
+    entries = [
+        {"seq_id": i, "qsl_idx": k, "data": np.asarray([v], np.float32).tobytes().hex()}
+        for i, (k, v) in enumerate(preds.items())
+    ]
+    entries.append({"seq_id": 99, "qsl_idx": 0, "data": np.asarray([5], np.float32).tobytes().hex()})  # dup
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_accuracy_top1_and_format(tmp_path):
+    d = _dataset(tmp_path, "a.jpg 1\nb.jpg 2\nc.jpg 3\n")
+    log = _acc_log(tmp_path / "acc.json", {0: 1, 1: 2, 2: 7})
+    res = accuracy.top1("resnet50", log, d)
+    assert res == {"metric": "top1", "value": 66.667, "unit": "%", "good": 2, "total": 3}
+    out = tmp_path / "accuracy.txt"
+    accuracy.write(res, out)
+    first = out.read_text().splitlines()[0]
+    assert first == "accuracy=66.667%, good=2, total=3"
+    # label_offset: a log of raw 1001-class argmaxes
+    raw = _acc_log(tmp_path / "raw.json", {0: 2, 1: 3, 2: 4})
+    assert accuracy.top1("resnet50", raw, d, label_offset=1)["good"] == 3
+
+
+def test_accuracy_bad_log(tmp_path):
+    d = _dataset(tmp_path, "a.jpg 1\n")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(InputError, match=r"accuracy_log: .*is not JSON"):
+        accuracy.top1("resnet50", tmp_path / "bad.json", d)
+
+
+def test_light_resnet50_is_labelled_performance_only(tmp_path):
+    pytest.importorskip("onnx")
+    art = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, None, "light_resnet50")
+    entry = registry.model("resnet50")["performance_only_artifacts"]["light_resnet50"]
+    assert art.performance_only is True
+    assert art.label == entry["label"]
+    assert art.extra["derived_from_sha256"] == entry["sha256"]
+    assert Path(art.path).is_file() and art.changed is True
+    again = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, None, "light_resnet50")
+    assert again.changed is False and again.sha256 == art.sha256
+
+
+def test_wrong_checksum_and_missing_file(tmp_path):
+    junk = tmp_path / "resnet50_v1.onnx"
+    junk.write_bytes(b"not the model")
+    with pytest.raises(
+        InputError, match=r"model_path: .*md5 .* does not match the registry; allowed: md5 f6a4"
+    ):
+        artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, str(junk))
+    with pytest.raises(InputError, match=r"model_path: model file .*nope.onnx does not exist"):
+        artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, str(tmp_path / "nope.onnx"))
+
+
+def test_null_checksum_warns(tmp_path):
+    f = tmp_path / "mobilenet_v1_1.0_224.onnx"
+    f.write_bytes(b"whatever")
+    art = artifacts.prepare("mobilenet", "onnxruntime", "float32", tmp_path, str(f))
+    if registry.model("mobilenet")["artifacts"]["onnxruntime"]["float32"].get("md5") is None:
+        assert "NOT verified" in art.checksum_warning
+
+
+def test_physical_cores():
+    assert runner.physical_cores() >= 1
+
+
+def test_resnet50_v15_definition_matches_torchvision_names():
+    torch = pytest.importorskip("torch")
+    from fleetbench_harness.backends.torch_models import ResNet50
+
+    m = ResNet50().eval()
+    sd = m.state_dict()
+    assert sum(p.numel() for p in m.parameters()) == 25_557_032  # torchvision resnet50
+    assert "layer4.2.bn3.running_var" in sd and "layer1.0.downsample.0.weight" in sd
+    assert m.layer2[0].conv2.stride == (2, 2) and m.layer2[0].conv1.stride == (1, 1)  # v1.5
+    with torch.inference_mode():
+        assert m(torch.zeros(2, 3, 224, 224)).shape == (2, 1000)
