@@ -19,6 +19,8 @@ Also a command line for molecule's create/destroy and for ``bench/``::
 
     python tests/integration/_sshd.py start STATE_DIR   # prints JSON of ansible_vars()
     python tests/integration/_sshd.py stop STATE_DIR
+    python tests/integration/_sshd.py fleet STATE_DIR INVENTORY HOST...  # start + write a YAML
+        # inventory: each HOST -> this sshd, mlperf_work_dir STATE_DIR/HOST/work, hw_name loop-HOST
 """
 
 from __future__ import annotations
@@ -196,22 +198,39 @@ class LoopbackSshd:
         }
 
 
+def fleet_inventory(sshd: LoopbackSshd, names: list[str], python: str = "/usr/bin/python3") -> dict:
+    """YAML-inventory dict: each name reaches ``sshd`` with its own work dir and ``hw_name``."""
+    hosts = {}
+    for name in names:
+        hosts[name] = sshd.ansible_vars() | {
+            "ansible_python_interpreter": python,
+            "mlperf_work_dir": str(sshd.dir / name / "work"),
+            "hw_name": f"loop-{name}",
+        }
+    return {"all": {"hosts": hosts}}
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in {"start", "stop"}:
+    if len(argv) < 3 or argv[1] not in {"start", "stop", "fleet"} or (argv[1] == "fleet" and len(argv) < 5):
         print(__doc__, file=sys.stderr)
         return 2
     sshd = LoopbackSshd(argv[2])
-    if argv[1] == "start":
-        try:
-            sshd.start()
-        except SshdUnavailable as exc:
-            print(f"sshd unavailable: {exc}", file=sys.stderr)
-            return 3
-        # Leave it running after this process exits.
-        sshd.proc = None
-        print(json.dumps(sshd.ansible_vars()))
-    else:
+    if argv[1] == "stop":
         sshd.stop()
+        return 0
+    try:
+        sshd.start()
+    except SshdUnavailable as exc:
+        print(f"sshd unavailable: {exc}", file=sys.stderr)
+        return 3
+    # Leave it running after this process exits.
+    sshd.proc = None
+    if argv[1] == "fleet":
+        inv = fleet_inventory(sshd, argv[4:], os.environ.get("FLEETBENCH_SUT_PYTHON", "/usr/bin/python3"))
+        Path(argv[3]).write_text(json.dumps(inv, indent=2) + "\n")
+        print(argv[3])
+    else:
+        print(json.dumps(sshd.ansible_vars()))
     return 0
 
 
