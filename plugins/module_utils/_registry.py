@@ -176,7 +176,27 @@ def model_info(model: str, registry: dict | None = None) -> dict:
         for variant, ratio in ratios.items():
             targets[str(variant)] = round(float(acc["reference"]) * float(ratio), 6)
     entry["accuracy_targets"] = targets
+    entry["compliance_info"] = compliance_info(key, reg)
     return entry
+
+
+def compliance_info(model: str, registry: dict | None = None) -> dict:
+    """Per compliance test of ``model`` that the registry describes: the test's entry with
+    ``audit`` (model overrides applied) and ``relaxed_threshold``. Tests the model lists but the
+    registry does not describe are left out (they are "not implemented yet")."""
+    reg = _reg(registry)
+    section = reg.get("compliance") or {}
+    out: dict[str, dict] = {}
+    for test in reg["models"][model].get("compliance_tests") or []:
+        if test not in section:
+            continue
+        info = {k: v for k, v in section[test].items() if k != "audit_overrides"}
+        audit = dict(section[test].get("audit") or {})
+        audit.update((section[test].get("audit_overrides") or {}).get(model) or {})
+        info["audit"] = audit
+        info["relaxed_threshold"] = section.get("relaxed_threshold")
+        out[test] = info
+    return out
 
 
 class _Collector:
@@ -511,8 +531,22 @@ def _check_model(col: _Collector, reg: dict, req: dict, entry: dict, raw: dict) 
                         f"{', '.join(tests) if tests else 'none'} (or true for all)",
                     )
         req["compliance"] = wanted
-        if wanted and req["mode"] == "accuracy":
-            col.add("compliance", comp, ["performance", "both"], "compliance: needs mode performance or both")
+        described = reg.get("compliance") or {}
+        for test in wanted:
+            if test not in described:
+                col.add("compliance", test, list(described), f"compliance test {test} is not implemented yet")
+                continue
+            needs = list(described[test].get("needs") or [])
+            missing = [m for m in needs if m not in req["modes"]]
+            if missing and req["modes"]:
+                modes_ok = ["both"] if len(needs) > 1 else [*needs, "both"]
+                col.add(
+                    "compliance",
+                    test,
+                    modes_ok,
+                    f"compliance: {test} compares against the {' and '.join(missing)} run; "
+                    f"needs mode {' or '.join(modes_ok)} (mode is {req['mode']})",
+                )
     # performance-only model
     pom = req.get("performance_only_model")
     if pom:

@@ -25,7 +25,12 @@ description:
     is renamed into place only on success, so a killed or failed run never leaves a complete-looking result
     and a previous complete result stays until a new one replaces it. A failed attempt is kept as
     C(.<run_dir name>.failed) beside O(run_dir) (console.out, logs, no result.json).
-  - Compliance modes (TEST01, TEST04, TEST06) are rejected with "not implemented yet".
+  - Compliance tests (O(mode=TEST01), O(mode=TEST04)) run in performance mode with the test's C(audit.config)
+    (from C(model_info.compliance_info), i.e. the registry's C(compliance) section) and are verified against
+    the scenario's performance run (C(verify_performance.txt); TEST01 within 10 %, TEST04 not more than 10 %
+    faster, 20 % for short latencies) and, for TEST01, the accuracy run (C(verify_accuracy.txt); every logged
+    result equals the accuracy run's for the same sample). A test the registry does not describe (TEST06) is
+    rejected with "not implemented yet".
 author:
   - fleetbench.mlperf contributors
 options:
@@ -47,7 +52,7 @@ options:
     required: true
     choices: [Offline, Server, SingleStream, MultiStream]
   mode:
-    description: LoadGen test mode, or a compliance test (not implemented yet).
+    description: LoadGen test mode, or a compliance test of the model (C(model_info.compliance_tests)).
     type: str
     default: performance
     choices: [performance, accuracy, TEST01, TEST04, TEST06]
@@ -143,6 +148,15 @@ options:
     description: Extra environment variables for the harness process.
     type: dict
     default: {}
+  reference_dir:
+    description:
+      - Compliance tests only - the performance run to compare with.
+      - Default C(<run_dir>/../performance/run_1).
+    type: path
+  accuracy_dir:
+    description:
+      - Compliance tests only - the accuracy run TEST01 compares with. Default C(<run_dir>/../accuracy).
+    type: path
 notes:
   - Supports check mode (reports C(would_run), the argv and the user.conf text; writes nothing) and diff mode
     (user.conf before/after).
@@ -263,6 +277,13 @@ accuracy:
       target is published), checks, good, total, reasons. Null in performance mode.
   returned: success
   type: dict
+compliance:
+  description:
+    - Compliance tests only - C({test, passed, performance, accuracy, reference_dir, accuracy_dir});
+      C(performance) has C(passed, check, threshold, reference, test, unit, source, reasons), C(accuracy) has
+      C(passed, compared, mismatched, missing, reasons). Null for performance and accuracy runs.
+  returned: success
+  type: dict
 verdict:
   description: LoadGen verdict C({validity, reasons}).
   returned: success
@@ -350,6 +371,11 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._accuracy import
     check_accuracy,
     read_accuracy_file,
 )
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._compliance import (
+    audit_config_text,
+    verify_accuracy,
+    verify_performance,
+)
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._mlperf_logs import (
     LogParseError,
     parse_run_dir,
@@ -361,6 +387,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf impor
     file_sha256,
     input_hash,
     make_staging_dir,
+    read_result,
     render_user_conf,
 )
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._verdict import (
@@ -374,6 +401,7 @@ HARNESS_MODULE = "fleetbench_harness"
 STAGING_PLACEHOLDER = "<staging>"
 CONSOLE = "console.out"
 USER_CONF = "user.conf"
+AUDIT_CONFIG = "audit.config"
 TAIL_LINES = 40
 # Distribution names whose versions enter the input hash.
 VERSION_PROBE = (
@@ -415,6 +443,8 @@ ARGUMENT_SPEC = dict(
     host=dict(type="str"),
     rerun=dict(type="bool", default=False),
     environment=dict(type="dict", default={}),
+    reference_dir=dict(type="path"),
+    accuracy_dir=dict(type="path"),
 )
 
 # Request fields that change the result (enter the input hash).
@@ -480,7 +510,12 @@ def _dataset_identity(params):
 
 
 def _run_argv(params, output_dir, mode):
+    """argv of ``fleetbench_harness run``; a compliance test runs in performance mode + its audit.config."""
     p = params
+    audit = None
+    if mode in COMPLIANCE_MODES:
+        audit = os.path.join(output_dir, AUDIT_CONFIG)
+        mode = "performance"
     argv = [
         p["python"],
         "-m",
@@ -516,6 +551,8 @@ def _run_argv(params, output_dir, mode):
     ):
         if p.get(key) not in (None, ""):
             argv += [flag, str(p[key])]
+    if audit:
+        argv += ["--audit-config", audit]
     return argv
 
 
@@ -567,12 +604,20 @@ def _user_conf_text(params, dataset):
 def _check_inputs(module, params):
     """Fail before anything expensive: compliance modes, model_info shape, numbers."""
     p = params
-    if p["mode"] in COMPLIANCE_MODES:
-        module.fail_json(
-            msg=f"mode: compliance test {p['mode']} is not implemented yet; allowed: performance, accuracy",
-            run_dir=p["run_dir"],
-        )
     info = p["model_info"]
+    if p["mode"] in COMPLIANCE_MODES:
+        tests = info.get("compliance_tests") or []
+        described = info.get("compliance_info") or {}
+        if p["mode"] not in tests:
+            module.fail_json(
+                msg=f"mode: model {p['model']} has no compliance test {p['mode']}; allowed: "
+                + ", ".join(["performance", "accuracy", *tests])
+            )
+        if p["mode"] not in described:
+            module.fail_json(
+                msg=f"mode: compliance test {p['mode']} is not implemented yet; allowed: "
+                + ", ".join(["performance", "accuracy", *described])
+            )
     missing = [k for k in ("loadgen_key", "mlperf_name") if not info.get(k)]
     if missing:
         module.fail_json(
@@ -619,6 +664,9 @@ def _execute(module, params, staging, user_conf, env):
     commands = []
     t0 = time.monotonic()
     run_mode = params["mode"]
+    if run_mode in COMPLIANCE_MODES:
+        with open(os.path.join(staging, AUDIT_CONFIG), "w", encoding="utf-8") as fh:
+            fh.write(audit_config_text(params["model_info"]["compliance_info"][run_mode]))
     steps = [_run_argv(params, staging, run_mode)]
     if run_mode == "accuracy":
         steps.append(_accuracy_argv(params, staging))
@@ -666,7 +714,60 @@ def _execute(module, params, staging, user_conf, env):
         accuracy["path"] = os.path.join(params["run_dir"], "accuracy.txt")
         if accuracy_line:
             accuracy["harness"] = accuracy_line
-    return parsed, accuracy, commands, duration
+    compliance = None
+    if run_mode in COMPLIANCE_MODES:
+        compliance = _verify_compliance(params, staging, parsed)
+    return parsed, accuracy, compliance, commands, duration
+
+
+def _reference_dirs(params):
+    """(performance run dir, accuracy run dir) a compliance test compares against.
+
+    Defaults follow the results tree: ``<scenario>/TEST01`` -> ``<scenario>/performance/run_1`` and
+    ``<scenario>/accuracy``.
+    """
+    scenario_dir = os.path.dirname(params["run_dir"])
+    perf = params["reference_dir"] or os.path.join(scenario_dir, "performance", "run_1")
+    acc = params["accuracy_dir"] or os.path.join(scenario_dir, "accuracy")
+    return perf, acc
+
+
+def _needed_results(params):
+    """{"performance": result, "accuracy": result} the compliance test needs; missing ones are None."""
+    info = params["model_info"]["compliance_info"][params["mode"]]
+    perf, acc = _reference_dirs(params)
+    dirs = {"performance": perf, "accuracy": acc}
+    return {need: read_result(dirs[need]) for need in info.get("needs") or []}, dirs
+
+
+def _verify_compliance(params, staging, parsed):
+    """Verify steps of a compliance run; writes verify_*.txt into staging; returns the summary dict."""
+    test = params["mode"]
+    info = params["model_info"]["compliance_info"][test]
+    results, dirs = _needed_results(params)
+    out = {"test": test, "reference_dir": dirs["performance"], "accuracy_dir": dirs["accuracy"]}
+    checks = []
+    if "performance" in (info.get("verify") or []):
+        ref = (results.get("performance") or {}).get("loadgen") or {}
+        perf = verify_performance(test, info, ref, parsed, params["scenario"])
+        with open(os.path.join(staging, "verify_performance.txt"), "w", encoding="utf-8") as fh:
+            fh.write(perf.pop("text"))
+        out["performance"] = perf
+        checks.append(perf["passed"])
+    if "accuracy" in (info.get("verify") or []):
+        try:
+            acc = verify_accuracy(
+                os.path.join(dirs["accuracy"], "mlperf_log_accuracy.json"),
+                os.path.join(staging, "mlperf_log_accuracy.json"),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunFailed(f"{test} accuracy verification: {exc}") from exc
+        with open(os.path.join(staging, "verify_accuracy.txt"), "w", encoding="utf-8") as fh:
+            fh.write(acc.pop("text"))
+        out["accuracy"] = acc
+        checks.append(acc["passed"])
+    out["passed"] = bool(checks) and all(checks)
+    return out
 
 
 def _keep_failed(staging, run_dir):
@@ -705,6 +806,24 @@ def main():
         "dataset": dataset,
         "versions": versions,
     }
+    if p["mode"] in COMPLIANCE_MODES:
+        needed, dirs = _needed_results(p)
+        absent = [need for need, res in needed.items() if res is None]
+        if absent and not module.check_mode:
+            module.fail_json(
+                msg=f"mode {p['mode']}: needs the {' and '.join(absent)} run of {p['scenario']} first "
+                f"(no result.json in {', '.join(dirs[a] for a in absent)}); "
+                "run mode both before the compliance tests",
+                run_dir=run_dir,
+            )
+        hash_inputs["compliance"] = {
+            "audit_config": audit_config_text(info["compliance_info"][p["mode"]]),
+            # a re-run reference (same inputs, new measurements) must invalidate the verification
+            "references": {
+                need: [(res or {}).get("input_hash"), (res or {}).get("started")]
+                for need, res in needed.items()
+            },
+        }
     h = input_hash(hash_inputs)
 
     old_conf = _read_text(os.path.join(run_dir, USER_CONF)) or ""
@@ -745,7 +864,7 @@ def main():
     try:
         with open(os.path.join(staging, USER_CONF), "w", encoding="utf-8") as fh:
             fh.write(user_conf)
-        parsed, accuracy, commands, duration = _execute(module, p, staging, user_conf, env)
+        parsed, accuracy, compliance, commands, duration = _execute(module, p, staging, user_conf, env)
     except RunFailed as exc:
         console = _read_text(os.path.join(staging, CONSOLE)) or ""
         failed = _keep_failed(staging, run_dir)
@@ -793,6 +912,9 @@ def main():
             scenario=p["scenario"],
             accuracy_required=False,
         )
+        if compliance is not None and not compliance["passed"]:
+            submittable["reasons"].append(f"{p['mode']} verification failed")
+            submittable["ok"] = False
 
     names = [*sorted(os.listdir(staging)), "result.json"]
     files = {name: os.path.join(run_dir, name) for name in names if not name.startswith(".")}
@@ -814,6 +936,7 @@ def main():
         "category": p["category"],
         "loadgen": parsed,
         "accuracy": accuracy,
+        "compliance": compliance,
         "verdict": verdict,
         "submittable": submittable,
         "model_label": harness.get("model_label") or harness.get("label") or p["model"],

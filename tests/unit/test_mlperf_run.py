@@ -114,12 +114,31 @@ def base_args(run_dir, dataset, cache_dir, **over):
 # --- input checks (no harness run) ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["TEST01", "TEST04", "TEST06"])
-def test_compliance_modes_not_implemented(tmp_path, mode):
+def test_compliance_test_the_model_lacks(tmp_path):
     with pytest.raises(Fail) as ei:
-        run_module(base_args(tmp_path / "run", tmp_path, tmp_path, mode=mode))
-    assert f"compliance test {mode} is not implemented yet" in ei.value.result["msg"]
-    assert not (tmp_path / "run").exists()
+        run_module(base_args(tmp_path / "run", tmp_path, tmp_path, mode="TEST06"))
+    assert (
+        "model resnet50 has no compliance test TEST06; allowed: performance, accuracy, TEST01, TEST04"
+        in (ei.value.result["msg"])
+    )
+
+
+def test_compliance_test_not_described_is_not_implemented(tmp_path):
+    args = base_args(tmp_path / "run", tmp_path, tmp_path, mode="TEST06", model="llama2-70b-99")
+    args["model_info"] = model_info("llama2-70b-99")
+    with pytest.raises(Fail) as ei:
+        run_module(args)
+    assert "compliance test TEST06 is not implemented yet" in ei.value.result["msg"]
+
+
+def test_compliance_needs_reference_runs_first(tmp_path):
+    run_dir = tmp_path / "resnet50" / "Offline" / "TEST01"
+    with pytest.raises(Fail) as ei:
+        run_module(base_args(run_dir, tmp_path, tmp_path, mode="TEST01", scenario="Offline"))
+    msg = ei.value.result["msg"]
+    assert "mode TEST01: needs the performance and accuracy run of Offline first" in msg
+    assert str(tmp_path / "resnet50" / "Offline" / "performance" / "run_1") in msg
+    assert not run_dir.exists()
 
 
 def test_model_info_must_match(tmp_path):
@@ -318,3 +337,58 @@ def test_accuracy_run_real_model(tmp_path, dataset, cache_dir):
     assert res["loadgen"]["mode"] == "accuracy"
     assert res["performance_only_model"] is False
     assert os.path.isfile(res["files"]["mlperf_log_accuracy.json"])
+
+
+@needs_images
+@pytest.mark.slow
+def test_compliance_tests_real_runs(tmp_path, dataset, cache_dir):
+    """performance + accuracy + TEST01 + TEST04 of EfficientNet-Lite0 (PyTorch) on 8 images, Offline."""
+    tree = tmp_path / "test_results" / "unit-sut" / "efficientnet" / "Offline"
+
+    def args(mode, subdir):
+        return base_args(
+            tree / subdir,
+            dataset,
+            cache_dir,
+            model="efficientnet",
+            model_info=model_info("efficientnet"),
+            backend="pytorch",
+            scenario="Offline",
+            mode=mode,
+            performance_only_model=None,
+        )
+
+    perf = run_module(args("performance", "performance/run_1"))
+    run_module(args("accuracy", "accuracy"))
+    check = run_module(args("TEST01", "TEST01"), check_mode=True)
+    assert check["would_run"] is True
+    assert check["argv"][-2:] == ["--audit-config", "<staging>/audit.config"]
+    assert check["argv"][check["argv"].index("--mode") + 1] == "performance"
+
+    t01 = run_module(args("TEST01", "TEST01"))
+    comp = t01["compliance"]
+    assert comp["test"] == "TEST01"
+    assert comp["accuracy"]["compared"] == 8  # sampling target 1024 > 8 samples: every result logged
+    assert comp["accuracy"]["mismatched"] == 0 and comp["accuracy"]["passed"] is True
+    assert (
+        comp["performance"]["check"] == "within"
+        and comp["performance"]["reference"] == perf["loadgen"]["value"]
+    )
+    assert comp["passed"] == (comp["accuracy"]["passed"] and comp["performance"]["passed"])
+    audit = (tree / "TEST01" / "audit.config").read_text()
+    assert "*.*.mode = 2\n" in audit and "*.*.accuracy_log_sampling_target = 1024\n" in audit
+    assert "Accuracy check pass: True" in (tree / "TEST01" / "verify_accuracy.txt").read_text()
+    assert "reference score = " in (tree / "TEST01" / "verify_performance.txt").read_text()
+    assert t01["mode"] == "TEST01" and t01["loadgen"]["mode"] == "performance"
+
+    t04 = run_module(args("TEST04", "TEST04"))
+    assert t04["compliance"]["performance"]["check"] == "below"
+    assert "accuracy" not in t04["compliance"]
+    assert "*.*.performance_issue_same = 1\n" in (tree / "TEST04" / "audit.config").read_text()
+    text = (tree / "TEST04" / "verify_performance.txt").read_text()
+    assert text.rstrip().endswith("TEST PASS" if t04["compliance"]["passed"] else "TEST FAIL")
+
+    # the compliance results are cached on the reference runs' hashes: a new performance run invalidates them
+    assert run_module(args("TEST04", "TEST04"))["cached"] is True
+    run_module({**args("performance", "performance/run_1"), "rerun": True})
+    assert run_module(args("TEST04", "TEST04"))["cache_reason"] == "inputs changed"

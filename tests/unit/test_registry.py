@@ -311,9 +311,37 @@ def test_compliance_model_without_tests(tmp_path, monkeypatch):
     assert "resnet50 has no compliance tests" in str(err)
 
 
-def test_compliance_needs_performance():
+def test_compliance_needs_its_reference_runs():
     err = fails({"compliance": True, "mode": "accuracy"})
-    assert "compliance: needs mode performance or both" in str(err)
+    assert "compliance: TEST01 compares against the performance run; needs mode both" in str(err)
+    assert "compliance: TEST04 compares against the performance run; needs mode performance or both" in str(
+        err
+    )
+    err = fails({"compliance": "TEST01", "mode": "performance"})
+    assert "TEST01 compares against the accuracy run; needs mode both (mode is performance)" in str(err)
+    assert resolve_request({"compliance": "TEST04", "mode": "performance"})["compliance"] == ["TEST04"]
+
+
+def test_compliance_test_not_described_is_not_implemented(tmp_path, monkeypatch):
+    data = yaml.safe_load(R.registry_path().read_text())
+    del data["compliance"]["TEST04"]
+    p = tmp_path / "registry.yml"
+    p.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv(R.REGISTRY_ENV, str(p))
+    err = fails({"compliance": "TEST04"})
+    assert "compliance test TEST04 is not implemented yet" in str(err)
+
+
+def test_model_info_compliance_info():
+    info = R.model_info("resnet50")["compliance_info"]
+    assert sorted(info) == ["TEST01", "TEST04"]
+    assert info["TEST04"]["audit"]["performance_issue_same"] == 1
+    assert info["TEST01"]["audit"]["accuracy_log_sampling_target"] == 1024
+    assert info["TEST01"]["relaxed_threshold"]["at_most_ns"]["SingleStream"] == 200000
+    assert (
+        R.model_info("dlrm-v2-99")["compliance_info"]["TEST01"]["audit"]["accuracy_log_sampling_target"]
+        == 4096
+    )
 
 
 def test_performance_only_model():
