@@ -392,6 +392,16 @@ def parse_detail_records(records, model_tokens=None):
 
     metric, unit, key, _labels = _metric_spec(scenario, tokens)
     result["metric"], result["unit"] = metric, unit
+    if (
+        scenario == "Server"
+        and not tokens
+        and key not in values
+        and "result_scheduled_samples_per_sec" in values
+    ):
+        # LoadGen before the completed-rate headline (checker rounds <= v4.0 read the scheduled rate).
+        metric, key = "scheduled_samples_per_second", "result_scheduled_samples_per_sec"
+        result["metric"] = metric
+        result["extra"]["metric_note"] = "old LoadGen log: no completed rate, the scheduled rate is reported"
     raw = values.get(key) if key else None
     if _is_nonfinite(raw):
         result["reasons"].append(f"{key} is {raw} in the log")
@@ -521,9 +531,22 @@ def parse_summary(text, model_tokens=None):
             result["value_ns"] = number
             result["value"] = number / 1e6
     elif labels:
-        raw = fields.get(labels[0])
+        label = labels[0]
+        if (
+            result["scenario"] == "Server"
+            and not tokens
+            and label not in fields
+            and "Scheduled samples per second" in fields
+        ):
+            # LoadGen before the completed-rate headline (checker rounds <= v4.0 read the scheduled rate).
+            label = "Scheduled samples per second"
+            result["metric"] = "scheduled_samples_per_second"
+            result["extra"]["metric_note"] = (
+                "old LoadGen log: no completed rate, the scheduled rate is reported"
+            )
+        raw = fields.get(label)
         if _is_nonfinite(raw):
-            result["reasons"].append(f"{labels[0]} is {raw} in the log")
+            result["reasons"].append(f"{label} is {raw} in the log")
         result["value"] = _num(raw)
 
     verdict = fields.get("Result is")

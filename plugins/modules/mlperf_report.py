@@ -10,8 +10,8 @@ module: mlperf_report
 short_description: Write report.md, report.json, report.html and plots for an MLPerf results tree
 version_added: 0.1.0
 description:
-  - Runs on the controller (C(delegate_to: localhost) or a localhost play); needs Jinja2,
-    matplotlib and PyYAML, which the controller requirements provide.
+  - "Runs on the controller (C(delegate_to: localhost) or a localhost play); needs Jinja2,
+    matplotlib and PyYAML, which the controller requirements provide."
   - Scans O(results_dir) for runs in this project's layout
     (C(<execution_mode>_results/<sut>/<model>/<Scenario>/...) with C(result.json)), in CM/MLC trees
     (lower-case scenario folders, logs only) and in submission trees, and writes one report.
@@ -35,9 +35,9 @@ options:
       - A missing file means no fleet record.
     type: path
   fetch_errors:
-    description: >-
-      Hosts whose results could not be fetched (C({host: reason})); shown with the failed hosts of
-      O(hosts_file) (status C(failed), task C(collect: fetch results)).
+    description:
+      - "Hosts whose results could not be fetched (C({host: reason})); shown with the failed hosts of
+        O(hosts_file) (status C(failed), task C(collect: fetch results))."
     type: dict
     default: {}
   checker:

@@ -58,7 +58,7 @@ options:
     elements: str
     default: [valid]
   system_desc_overrides:
-    description: Per system, fields that replace the facts draft (C({system: {field: value}})).
+    description: "Per system, fields that replace the facts draft (C({system: {field: value}}))."
     type: dict
     default: {}
   mlperf_inference_src:

@@ -196,6 +196,18 @@ def test_server_non_llm_uses_completed_samples():
     assert res["value"] == pytest.approx(81.68)
 
 
+def test_server_old_loadgen_scheduled_headline():
+    # LoadGen before v4.1 printed only "Scheduled samples per second" as the Server headline.
+    text = (FIX / SUMMARIES[5][0]).read_text()
+    lines = [
+        ln for ln in text.splitlines() if "tokens per second" not in ln.lower() and "Completed" not in ln
+    ]
+    res = logs.parse_summary("\n".join(lines), model_tokens=False)
+    assert res["metric"] == "scheduled_samples_per_second"
+    assert res["value"] == pytest.approx(83.90)
+    assert "old LoadGen" in res["extra"]["metric_note"]
+
+
 def test_interactive_directory_keeps_log_scenario(tmp_path):
     run = tmp_path / "Interactive" / "performance" / "run_1"
     run.mkdir(parents=True)
