@@ -19,6 +19,7 @@ and cached as ``<cache-dir>/models/efficientnet-lite0-<sha256[:16]>.onnx``
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -182,6 +183,36 @@ def _local_or_cached(art: dict, cache_dir: Path, model_path: str | None, field_n
     return cached, f"url:{art['url']}"
 
 
+def _record_derivative(dest: Path, record: dict[str, Any]) -> None:
+    """Write ``<dest>.json``: the provenance of a file this harness derived (export, rewrite)."""
+    record = dict(record, sha256=file_digest(dest, "sha256"))
+    tmp = dest.with_name(dest.name + ".json.part")
+    tmp.write_text(json.dumps(record, sort_keys=True))
+    os.replace(tmp, dest.with_name(dest.name + ".json"))
+
+
+def _own_derivative(model_path: str | None, kind: str, name: str) -> dict[str, Any] | None:
+    """The provenance record when ``model_path`` is a file this harness derived (sha256 re-checked).
+
+    ``prepare-model`` prints the derived file's path; callers pass it back as
+    ``--model-path``. It is accepted as ours only when its ``.json`` record
+    names the same kind/name and the file's sha256 still matches the record.
+    """
+    if not model_path:
+        return None
+    p = Path(model_path)
+    rec_path = p.with_name(p.name + ".json")
+    if not (p.is_file() and rec_path.is_file()):
+        return None
+    try:
+        rec = json.loads(rec_path.read_text())
+    except ValueError:
+        return None
+    if rec.get("kind") != kind or rec.get("name") != name or rec.get("sha256") != file_digest(p, "sha256"):
+        return None
+    return rec
+
+
 def _make_batch_dynamic(src: Path, dest: Path) -> None:
     """Copy an ONNX model with batch 1 baked in, with a symbolic batch dimension ``N``.
 
@@ -279,20 +310,35 @@ def prepare(
                 f"performance-only model {performance_only_model} runs on {art['backend']}",
                 [art["backend"]],
             )
+        rec = _own_derivative(model_path, "dynamic_batch", performance_only_model)
+        if rec:
+            extra = {k: rec[k] for k in ("derived_from", "derived_from_sha256", "derivation")}
+            return ModelArtifact(
+                str(model_path),
+                rec["sha256"],
+                str(art["label"]),
+                True,
+                False,
+                "onnx",
+                0,
+                source="model_path (harness-derived)",
+                extra=extra,
+            )
         path, source = _local_or_cached(art, cache, model_path, "performance_only_model")
         sha, warning = _verify(path, art, "performance_only_model")
-        extra: dict[str, Any] = {}
+        extra = {}
         changed = False
         if art.get("dynamic_batch"):
             dest = cache / "models" / f"{performance_only_model}-{sha[:16]}-dynbatch.onnx"
-            if not dest.is_file():
-                _make_batch_dynamic(path, dest)
-                changed = True
             extra = {
                 "derived_from": str(path),
                 "derived_from_sha256": sha,
                 "derivation": "symbolic batch dim",
             }
+            if not dest.is_file() or not _own_derivative(str(dest), "dynamic_batch", performance_only_model):
+                _make_batch_dynamic(path, dest)
+                _record_derivative(dest, {"kind": "dynamic_batch", "name": performance_only_model, **extra})
+                changed = True
             path, sha = dest, file_digest(dest, "sha256")
         return ModelArtifact(
             str(path),
@@ -311,6 +357,19 @@ def prepare(
     label_offset = int(art.get("output", out_spec).get("label_offset", 0))
     if art.get("export_from"):
         # Exported artifact (EfficientNet-Lite0 ONNX): from the source backend's weights.
+        rec = _own_derivative(model_path, "export", model_name)
+        if rec:
+            return ModelArtifact(
+                str(model_path),
+                rec["sha256"],
+                rec["label"],
+                False,
+                False,
+                "onnx",
+                label_offset,
+                source="model_path (harness export)",
+                extra={"weights_sha256": rec["weights_sha256"]},
+            )
         if model_path and not str(model_path).endswith((".pth", ".pt")):
             p = Path(model_path)
             if not p.is_file():
@@ -334,11 +393,21 @@ def prepare(
         stem = Path(art["name"]).stem
         dest = cache / "models" / f"{stem}-{wsha[:16]}-x{EXPORT_VERSION}.onnx"
         changed = False
-        if not dest.is_file():
+        label = f"{art['name']} exported from {src['name']} (sha256 {wsha[:16]})"
+        if not dest.is_file() or not _own_derivative(str(dest), "export", model_name):
             _export_efficientnet_onnx(wpath, dest, int(art.get("opset", 17)))
+            _record_derivative(
+                dest,
+                {
+                    "kind": "export",
+                    "name": model_name,
+                    "label": label,
+                    "weights": str(wpath),
+                    "weights_sha256": wsha,
+                },
+            )
             changed = True
         sha = file_digest(dest, "sha256")
-        label = f"{art['name']} exported from {src['name']} (sha256 {wsha[:16]})"
         return ModelArtifact(
             str(dest),
             sha,

@@ -177,3 +177,28 @@ def test_resnet50_v15_definition_matches_torchvision_names():
     assert m.layer2[0].conv2.stride == (2, 2) and m.layer2[0].conv1.stride == (1, 1)  # v1.5
     with torch.inference_mode():
         assert m(torch.zeros(2, 3, 224, 224)).shape == (2, 1000)
+
+
+def test_prepared_paths_round_trip_as_model_path(tmp_path):
+    """prepare-model prints a derived file; passing it back as --model-path is accepted as ours."""
+    pytest.importorskip("onnx")
+    art = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, None, "light_resnet50")
+    again = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, art.path, "light_resnet50")
+    assert again.sha256 == art.sha256 and again.performance_only and again.checksum_warning is None
+    assert again.extra["derived_from_sha256"] == art.extra["derived_from_sha256"]
+    # a tampered derived file is no longer ours: it is checked against the registry and rejected
+    Path(art.path).write_bytes(Path(art.path).read_bytes() + b"\0")
+    with pytest.raises(InputError, match=r"performance_only_model: .*sha256 .* does not match"):
+        artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, art.path, "light_resnet50")
+
+
+@pytest.mark.slow
+def test_efficientnet_export_round_trip(cache_dir):
+    pytest.importorskip("torch")
+    art = artifacts.prepare("efficientnet", "onnxruntime", "float32", cache_dir)
+    again = artifacts.prepare("efficientnet", "onnxruntime", "float32", cache_dir, art.path)
+    assert again.label == art.label and again.checksum_warning is None and again.changed is False
+    assert (
+        again.extra["weights_sha256"]
+        == registry.model("efficientnet")["artifacts"]["pytorch"]["float32"]["sha256"]
+    )
