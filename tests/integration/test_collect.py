@@ -134,3 +134,31 @@ def test_collect_submission_from_valid_tree(fleet, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["submission"]["problems"] == []
     assert report["checker"]["ran"] is False and "mlperf_inference_src" in report["checker"]["reason"]
+
+
+def test_collect_check_mode_writes_nothing(fleet):
+    inv, out = fleet
+    out.mkdir()
+    proc = subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inv),
+            PLAYBOOK,
+            "--check",
+            "--limit",
+            "localhost",
+            "-e",
+            f"output_dir={out}",
+            "-e",
+            "execution_mode=test",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not (out / "test_results").exists()
+    assert not (out / "report.md").exists()
