@@ -101,6 +101,8 @@ def host_vars(sshd: LoopbackSshd, root: Path, name: str, shared: Path, **extra) 
         "mlperf_work_dir": str(root / name / "work"),
         "hw_name": f"loop-{name}",
         "python_env_work_dir": str(shared),
+        # OS packages need root + apt; the molecule `fleet` scenario covers them over SSH.
+        "mlperf_system_packages": False,
         **extra,
     }
 

@@ -206,3 +206,24 @@ def test_rocm_forced_check_mode_uses_mirror_and_changes_nothing(tmp_path, mirror
     assert "would add the amdgpu/ROCm 6.2.4 repositories and install amdgpu-dkms, rocm" in _flat(proc.stdout)
     assert not any(Path("/etc/apt/sources.list.d").glob("rocm*"))
     assert not any(Path("/etc/apt/sources.list.d").glob("amdgpu*"))
+
+
+def test_example_inventory_requests_validate(tmp_path):
+    """Every host type's group_vars resolve to a valid request (validate.yml runs on the controller only)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), FLEETBENCH_OUTPUT_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            str(REPO / "inventories" / "example"),
+            str(REPO / "playbooks" / "validate.yml"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    for host in ("xeon-01", "epyc-01", "dgx-01", "mi-01", "orin-01", "rpi5-01"):
+        assert f"{host} " in proc.stdout.split("PLAY RECAP", 1)[1]

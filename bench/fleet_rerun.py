@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Wall time of a cached re-run of the main job for 1, 4 and 8 loopback SUTs.
+
+Target (issue #4): a cached re-run of 8 SUTs takes at most 1.5x the time of 1 SUT.
+
+What it does: starts a loopback sshd (tests/integration/_sshd.py), builds an inventory
+of N hosts that all reach it (distinct ``mlperf_work_dir``/``hw_name``, one shared SUT
+venv as in the fleet tests), runs ``playbooks/run_mlperf.yml`` once for the largest N to
+fill every cache (untimed), then times ``--repeat`` cached re-runs for each N and reports
+the best wall time. Every re-run must finish with rc 0 and without a changed benchmark
+task (``mlperf_run`` cache hit), else the bench fails.
+
+Usage::
+
+    .venv/bin/python bench/fleet_rerun.py [--sizes 1,4,8] [--repeat 2] [--json out.json]
+
+Needs /usr/sbin/sshd (openssh-server) and /usr/bin/python3 with venv support. Minutes:
+the untimed fill provisions and benchmarks the largest N (EfficientNet ONNX export,
+8 images, 16 queries per host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+from _sshd import LoopbackSshd
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+SUT_PYTHON = os.environ.get("FLEETBENCH_SUT_PYTHON", "/usr/bin/python3")
+REQUEST = {
+    "model": "efficientnet",
+    "backend": "onnxruntime",
+    "device": "cpu",
+    "scenario": "Offline",
+    "mode": "performance",
+    "execution_mode": "test",
+    "count": 8,
+    "test_query_count": 16,
+}
+TARGET_RATIO = 1.5
+
+
+def inventory(sshd: LoopbackSshd, root: Path, shared: Path, n: int) -> Path:
+    hosts = {}
+    for i in range(n):
+        name = f"sut{i:02d}"
+        hosts[name] = sshd.ansible_vars() | {
+            "ansible_python_interpreter": SUT_PYTHON,
+            "mlperf_work_dir": str(root / name / "work"),
+            "hw_name": f"loop-{name}",
+            "python_env_work_dir": str(shared),
+            "mlperf_system_packages": False,
+        }
+    path = root / f"hosts-{n}.json"
+    path.write_text(json.dumps({"all": {"hosts": hosts}}))
+    return path
+
+
+def run(inv: Path, output_dir: Path, playbook: str = "run_mlperf.yml", log: Path | None = None) -> tuple:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env["PATH"] = str(ANSIBLE_PLAYBOOK.parent) + os.pathsep + env.get("PATH", "")
+    argv = [
+        str(ANSIBLE_PLAYBOOK),
+        "-i",
+        str(inv),
+        str(REPO / "playbooks" / playbook),
+        "-e",
+        json.dumps(dict(REQUEST, output_dir=str(output_dir))),
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if log:
+        log.write_text(proc.stdout + proc.stderr)
+    return proc, wall
+
+
+def changed_benchmarks(stdout: str) -> int:
+    """Count 'changed:' results of mlperf_run tasks in default-callback output."""
+    count, in_bench = 0, False
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            in_bench = "mlperf_run" in line.lower() or "run the benchmark" in line.lower()
+        elif in_bench and line.startswith("changed:"):
+            count += 1
+    return count
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1,4,8")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--workdir", default=None, help="keep state here (default: a temp dir)")
+    ap.add_argument("--json", default=None, help="write the figures here as JSON")
+    args = ap.parse_args()
+    sizes = sorted({int(x) for x in args.sizes.split(",")})
+
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="fleetbench-bench-")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    shared = Path(
+        os.environ.get("FLEETBENCH_FLEET_CACHE") or Path(tempfile.gettempdir()) / "fleetbench-fleet-cache"
+    )
+    shared.mkdir(parents=True, exist_ok=True)
+    out = root / "out"
+    sshd = LoopbackSshd(root / "sshd").start()
+    figures: dict = {"sizes": {}, "target_ratio": TARGET_RATIO}
+    try:
+        # Serial warm-up of the shared venv (one host), then the untimed fill of all hosts.
+        proc, wall = run(inventory(sshd, root, shared, 1), out, "provision.yml", root / "warm.log")
+        if proc.returncode != 0:
+            print(f"warm-up failed (log: {root / 'warm.log'})", file=sys.stderr)
+            return 1
+        proc, wall = run(inventory(sshd, root, shared, max(sizes)), out, log=root / "fill.log")
+        figures["fill_s"] = round(wall, 2)
+        print(f"fill ({max(sizes)} SUTs, untimed): {wall:.1f} s")
+        if proc.returncode != 0:
+            print(f"fill run failed (log: {root / 'fill.log'})", file=sys.stderr)
+            return 1
+        for n in sizes:
+            inv = inventory(sshd, root, shared, n)
+            walls = []
+            for r in range(args.repeat):
+                proc, wall = run(inv, out, log=root / f"rerun-{n}-{r}.log")
+                if proc.returncode != 0:
+                    print(f"re-run N={n} failed (log: {root / f'rerun-{n}-{r}.log'})", file=sys.stderr)
+                    return 1
+                if changed_benchmarks(proc.stdout):
+                    print(f"re-run N={n}: a benchmark task changed (cache miss)", file=sys.stderr)
+                    return 1
+                walls.append(wall)
+            figures["sizes"][n] = {"best_s": round(min(walls), 2), "runs_s": [round(w, 2) for w in walls]}
+            print(f"cached re-run, {n} SUT(s): best {min(walls):.1f} s of {[round(w, 1) for w in walls]}")
+    finally:
+        sshd.stop()
+    lo, hi = figures["sizes"][sizes[0]]["best_s"], figures["sizes"][sizes[-1]]["best_s"]
+    figures["ratio"] = round(hi / lo, 2)
+    verdict = "met" if figures["ratio"] <= TARGET_RATIO else "NOT met"
+    print(f"{sizes[-1]} SUTs / {sizes[0]} SUT = {figures['ratio']:.2f} (target <= {TARGET_RATIO}: {verdict})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
