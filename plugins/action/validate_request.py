@@ -36,7 +36,9 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 
 # Extra-var names that are neither request variables nor role inputs but that
 # the collection's playbooks read (documented in the README's variable table).
-ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages"})
+# hf_token: secret for gated Hugging Face downloads, passed by runner_api's
+# `secrets=` (docs/fleet.md); every task that uses it sets no_log.
+ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token"})
 ALLOWED_PREFIXES = ("ansible_",)
 
 _ROLE_INPUTS: dict[str, frozenset] = {}
