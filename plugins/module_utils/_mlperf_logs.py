@@ -421,6 +421,11 @@ def parse_detail_records(records, model_tokens=None):
             result["conditions"][short] = bool(values[dkey])
             if values[dkey] is False:
                 result["reasons"].append(text)
+    recommendation = str(values.get("result_invalid_reason") or "").strip()
+    if recommendation:
+        result["extra"]["recommendation"] = recommendation
+        if result["validity"] == "INVALID":
+            result["reasons"].append(f"LoadGen recommends: {recommendation}")
     if result["validity"] == "INVALID" and not result["reasons"]:
         result["reasons"].append("LoadGen reported INVALID")
     return _finish(result)

@@ -304,3 +304,79 @@ def test_detail_preferred_over_summary(tmp_path):
 def test_no_logs_raises(tmp_path):
     with pytest.raises(logs.LogParseError, match="neither"):
         logs.parse_run_dir(tmp_path)
+
+
+LOADGEN_RUN = """
+import sys, mlperf_loadgen as lg
+scen, out = sys.argv[1], sys.argv[2]
+def issue(qs):
+    lg.QuerySamplesComplete([lg.QuerySampleResponse(q.id, 0, 0) for q in qs])
+sut = lg.ConstructSUT(issue, lambda: None)
+qsl = lg.ConstructQSL(64, 64, lambda s: None, lambda s: None)
+ts = lg.TestSettings()
+ts.scenario = getattr(lg.TestScenario, scen)
+ts.mode = lg.TestMode.PerformanceOnly
+ts.min_duration_ms = 200
+ts.min_query_count = 100
+ts.server_target_qps = 200
+ts.offline_expected_qps = 1000
+ts.multi_stream_samples_per_query = 8
+ls = lg.LogSettings()
+ls.log_output.outdir = out
+ls.log_output.copy_summary_to_stdout = False
+lg.StartTestWithLogSettings(sut, qsl, ts, ls)
+lg.DestroyQSL(qsl)
+lg.DestroySUT(sut)
+"""
+
+
+@pytest.fixture(scope="module")
+def loadgen_logs(tmp_path_factory):
+    """Real LoadGen (the pinned mlcommons-loadgen) logs of a trivial SUT, one directory per scenario."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mlperf_loadgen")
+    base = tmp_path_factory.mktemp("loadgen")
+    script = base / "run.py"
+    script.write_text(LOADGEN_RUN)
+    for scen in ("Offline", "Server", "SingleStream", "MultiStream"):
+        out = base / scen
+        out.mkdir()
+        subprocess.run(
+            [sys.executable, str(script), scen, str(out)], check=True, timeout=120, capture_output=True
+        )
+    return base
+
+
+@pytest.mark.parametrize("scen", ["Offline", "Server", "SingleStream", "MultiStream"])
+def test_real_loadgen_detail_and_summary_agree(loadgen_logs, scen):
+    run = loadgen_logs / scen
+    det = logs.parse_detail_records(logs.read_detail_records(run / "mlperf_log_detail.txt"))
+    summ = logs.parse_summary((run / "mlperf_log_summary.txt").read_text())
+    assert det["scenario"] == summ["scenario"] == scen
+    assert det["validity"] == summ["validity"] == "INVALID"  # 200 ms runs
+    assert det["metric"] == summ["metric"]
+    assert det["unit"] == summ["unit"]
+    assert det["loadgen_version"].startswith("6.0.17")
+    assert det["latency_ns"]["p90"] == summ["latency_ns"]["p90"]
+    assert det["settings"]["min_duration_ms"] == summ["settings"]["min_duration_ms"] == 200
+    assert (det["errors"], det["warnings"]) == (summ["errors"], summ["warnings"])
+    summ_conditions = {k: v for k, v in summ["conditions"].items()}
+    assert det["conditions"] == summ_conditions
+    if det["value"] is None:
+        assert summ["value"] is None
+    else:
+        assert summ["value"] == pytest.approx(det["value"], rel=1e-3)
+    if scen == "MultiStream":
+        # 100 queries < 662: LoadGen logs early_stopping_latency_ms = 0; no value, not 0.0.
+        assert det["value"] is None and "early stopping" in " ".join(det["reasons"])
+    if scen == "SingleStream":
+        assert det["value_ns"] > 0 and det["value"] == det["value_ns"] / 1e6
+
+
+def test_real_loadgen_run_dir(loadgen_logs):
+    res = logs.parse_run_dir(loadgen_logs / "Server")
+    assert res["source"] == "detail"
+    assert res["metric"] == "completed_samples_per_second"
+    assert res["extra"]["result_scheduled_samples_per_sec"] > 0
