@@ -142,12 +142,18 @@ def system_description(
     return desc, filled
 
 
-def _framework(records):
+def _harness(results_root, rec):
+    """The run's harness.json (provenance written by the harness), or {}."""
+    data = _report._read_json(os.path.join(results_root, rec["run_dir"], "harness.json"))
+    return data if isinstance(data, dict) else {}
+
+
+def _framework(results_root, records):
+    """``name version`` of each backend used (harness.json ``backend``), else the request's backend."""
     names = []
     for rec in records:
-        prov = rec.get("provenance") or {}
-        backend = prov.get("backend") if isinstance(prov.get("backend"), dict) else None
-        if backend and backend.get("name"):
+        backend = _harness(results_root, rec).get("backend")
+        if isinstance(backend, dict) and backend.get("name"):
             names.append(f"{backend['name']} {backend.get('version', '')}".strip())
         elif rec.get("backend"):
             names.append(str(rec["backend"]))
@@ -282,7 +288,7 @@ def build_submission(
             submitter=submitter,
             status=status,
             category=category,
-            framework=_framework(recs),
+            framework=_framework(results_root, recs),
             required_fields=required,
         )
         filled_na[system] = filled
@@ -328,13 +334,13 @@ def _load_draft(results_root, recs):
 
 def _write_measurements(mdir, rec, entry, registry, run_dir):
     harness = _report._read_json(os.path.join(run_dir, "harness.json")) or {}
-    model_info = harness.get("model") if isinstance(harness.get("model"), dict) else {}
+    model_file = harness.get("model_file") if isinstance(harness.get("model_file"), dict) else {}
     precision = rec.get("precision") or "float32"
     data = {
         "input_data_types": precision,
         "retraining": "No",
-        "starting_weights_filename": model_info.get("file")
-        or model_info.get("label")
+        "starting_weights_filename": os.path.basename(str(model_file.get("path") or ""))
+        or harness.get("model_label")
         or rec.get("model_label")
         or entry.get("mlperf_name")
         or rec["model"],

@@ -65,6 +65,8 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
         (base / meas_dir / "sut-b" / "llama2-70b-99" / "Offline" / "measurements.json").read_text()
     )
     assert set(REG["submission"]["measurements_required_fields"]) <= set(meas)
+    assert meas["starting_weights_filename"] == "llama2-70b.onnx"  # from harness.json
+    assert desc["framework"] == "onnxruntime 1.20.1"
 
 
 def test_structure_checks_find_problems(valid_tree, tmp_path):
