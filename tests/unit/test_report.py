@@ -139,3 +139,20 @@ def test_module_idempotent_and_check_mode(tmp_path):
 def test_module_bad_dir(tmp_path):
     with pytest.raises(Fail, match="results_dir"):
         run_module(mlperf_report, {"results_dir": str(tmp_path / "nope")})
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("28_TEST01_verify_accuracy_TEST_FAIL_v4.1_ASUSTeK_bert-99.9_offline.txt", False),
+        ("31_TEST01_verify_performance_PASS_v4.1_ASUSTeK_bert-99.9_offline.txt", True),
+        ("33_TEST04_verify_performance_PASS_test_submissions_v5.0_gh_ubuntu_resnet50_offline.txt", True),
+        ("34_TEST06_verify_accuracy_v5.1_AMD_llama2-70b-99_offline.txt", True),
+    ],
+)
+def test_compliance_verify_files(tmp_path, name, ok):
+    target = "verify_performance.txt" if "performance" in name else "verify_accuracy.txt"
+    (tmp_path / target).write_text((trees.FIX / name).read_text())
+    got, lines = _report._verify_status(str(tmp_path))
+    assert got is ok
+    assert lines

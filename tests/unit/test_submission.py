@@ -154,3 +154,20 @@ def test_module_build_idempotent_check_mode(valid_tree, tmp_path):
 def test_module_names_bad_field(valid_tree):
     with pytest.raises(Fail, match="division"):
         run_module(mlperf_submission, dict(REQ, division="secret", results_dir=str(valid_tree[0])))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "19_system_desc_v4.1_NVIDIA_H200-SXM-141GBx8_TRT.json",
+        "20_system_desc_v5.1_AMD_8xMI300X_2xEPYC_9575F.json",
+    ],
+)
+def test_required_fields_match_published_system_descriptions(name):
+    desc = json.loads((trees.FIX / name).read_text())
+    assert set(REQUIRED) <= set(desc), set(REQUIRED) - set(desc)
+
+
+def test_measurements_fields_match_published_file():
+    meas = json.loads((trees.FIX / "21_measurements_json_v5.1_AMD_llama2-70b-99_offline.json").read_text())
+    assert set(REG["submission"]["measurements_required_fields"]) == set(meas)
