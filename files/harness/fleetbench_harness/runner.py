@@ -196,7 +196,7 @@ def run(args: Any) -> dict[str, Any]:
         bs = args.max_batchsize or 8
     t_load = time.time()
     be.load(art)
-    be.warmup(np.ascontiguousarray(data[: min(bs, len(data))]))
+    be.warmup(np.array(data[: min(bs, len(data))]))  # a writable copy (torch.from_numpy warns on memmaps)
     load_s = time.time() - t_load
 
     from fleetbench_harness import sut as sutmod
