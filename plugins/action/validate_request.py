@@ -134,11 +134,7 @@ class ActionModule(ActionBase):
             problems.extend(err.problems)
 
         if problems:
-            unknown = [
-                p
-                for p in problems
-                if p["message"].endswith("unknown variable") or "did you mean" in p["message"]
-            ]
+            unknown = [p for p in problems if ": unknown variable" in p["message"]]
             lines = [f"invalid MLPerf request ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
             lines += [f"  - {p['message']}" for p in problems]
             if unknown:

@@ -235,7 +235,11 @@ def _choice(col: _Collector, reg: dict, field: str, value: Any) -> str | None:
     if v.lower() in low:
         return low[v.lower()]
     col.add(
-        field, value, values, f"{field}: unknown value {value!r}; allowed: {_allowed_text(values, aliases)}"
+        field,
+        value,
+        values,
+        f"{field}: unknown value {value!r}{_suggest(v, [*values, *aliases])}; "
+        f"allowed: {_allowed_text(values, aliases)}",
     )
     return None
 
@@ -340,6 +344,12 @@ def _matches(rule_when: dict, req: dict) -> bool:
     return True
 
 
+def _suggest(value: str, names: list[str]) -> str:
+    """`` (did you mean X?)`` for the closest names (difflib), or ''."""
+    close = difflib.get_close_matches(value, names, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
 def did_you_mean(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(close)}?" if close else ""
@@ -410,7 +420,8 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
             "model",
             mval,
             models,
-            f"model: unknown value {mval!r}; allowed: {_allowed_text(models, model_aliases)}",
+            f"model: unknown value {mval!r}{_suggest(m, [*models, *model_aliases])}; "
+            f"allowed: {_allowed_text(models, model_aliases)}",
         )
         req["model"] = None
 

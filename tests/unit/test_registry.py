@@ -141,9 +141,16 @@ def test_unknown_value_lists_allowed(field):
         assert v in str(err)
 
 
+def test_unknown_value_did_you_mean():
+    assert "backend: unknown value 'onnxrt' (did you mean onnx or onnxruntime?); allowed: onnxruntime," in str(
+        fails({"backend": "onnxrt"})
+    )
+
+
 def test_unknown_model_lists_models():
     err = fails({"model": "resnet51"})
     assert err.field == "model"
+    assert "did you mean resnet50" in str(err)
     assert "resnet50" in str(err) and "bert-99" in str(err)
 
 
