@@ -1,0 +1,184 @@
+"""The main job end to end: real ``ansible-playbook playbooks/run_mlperf.yml`` on localhost.
+
+One session-scoped first run (the embedded default: local inventory, efficientnet,
+onnxruntime, cpu, Offline, both modes, test execution mode) in a temporary work
+dir + output dir; the per-backend venv lives in the fleet tests' shared directory
+(``fleet_shared_dir``, ``python_env_work_dir``) so the suite builds it once.
+Then: a second run changes nothing (PLAY RECAP ``changed=0``) and reuses the
+cached results; ``--check`` changes nothing and reports what would run;
+``-e rerun=true`` runs the benchmarks again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+SUT = "localhost"
+MODEL = "efficientnet"
+
+pytestmark = pytest.mark.slow
+
+RECAP_RE = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)",
+    re.M,
+)
+
+
+def recap(stdout: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host, from the last recap block of ``stdout``."""
+    tail = stdout[stdout.rfind("PLAY RECAP") :]
+    return {
+        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
+        for m in RECAP_RE.finditer(tail)
+    }
+
+
+class Job:
+    """Runs the main job with fixed work/output dirs; remembers the last output."""
+
+    def __init__(self, root: Path, shared: Path):
+        self.root = root
+        self.work = root / "work"
+        self.out = root / "out"
+        self.shared = shared
+
+    @property
+    def tree(self) -> Path:
+        return self.work / "results" / "test_results" / SUT / MODEL / "Offline"
+
+    def run(self, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+        argv = [
+            str(ANSIBLE_PLAYBOOK),
+            "playbooks/run_mlperf.yml",
+            "-e",
+            f"mlperf_work_dir={self.work}",
+            "-e",
+            f"output_dir={self.out}",
+            "-e",
+            f"python_env_work_dir={self.shared}",
+            "-e",
+            f"artifact_cache_dir={self.root / 'artifacts'}",
+            "-e",
+            f"harness_controller_dir={self.root / 'controller'}",
+            *args,
+        ]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PYTHONUNBUFFERED="1")
+        start = time.monotonic()
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+        proc.duration_s = time.monotonic() - start  # type: ignore[attr-defined]
+        log = self.root / f"run-{int(time.time() * 1000)}.log"
+        log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        return proc
+
+
+def _fail(proc: subprocess.CompletedProcess, what: str) -> str:
+    return f"{what} (rc={proc.returncode}):\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+
+
+def _snapshot(root: Path, skip: tuple[str, ...] = ()) -> dict[str, float]:
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, fleet_shared_dir) -> Job:
+    if not ANSIBLE_PLAYBOOK.exists():
+        pytest.skip("ansible-playbook is not installed in the test venv")
+    j = Job(tmp_path_factory.mktemp("main-job"), fleet_shared_dir)
+    proc = j.run()
+    assert proc.returncode == 0, _fail(proc, "first run of the embedded default failed")
+    j.first = proc
+    print(f"first run: {proc.duration_s:.1f} s")
+    return j
+
+
+def test_first_run_leaves_results_tree_and_report(job):
+    perf = job.tree / "performance" / "run_1"
+    acc = job.tree / "accuracy"
+    for run_dir in (perf, acc):
+        for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "user.conf", "result.json"):
+            assert (run_dir / name).is_file(), f"missing {run_dir / name}"
+    assert (acc / "accuracy.txt").is_file()
+    assert re.search(r"accuracy=\d+(\.\d+)?%", (acc / "accuracy.txt").read_text())
+
+    result = json.loads((perf / "result.json").read_text())
+    assert result["system"] == SUT
+    assert result["model"] == MODEL
+    assert result["scenario"] == "Offline"
+    assert result["mode"] == "performance"
+    assert result["backend"] == "onnxruntime"
+    assert result["loadgen"]["validity"] in ("VALID", "INVALID")
+    assert result["loadgen"]["value"] > 0
+    assert json.loads((acc / "result.json").read_text())["accuracy"] is not None
+
+    # the SUT description draft beside the results
+    desc = json.loads((job.work / "system_desc_draft.json").read_text())
+    assert desc["system_name"] == SUT
+    assert int(desc["host_processor_vcpu_count"]) >= 1
+
+    # the controller side: fetched tree + report
+    fetched = job.out / "test_results" / SUT / MODEL / "Offline" / "performance" / "run_1" / "result.json"
+    assert fetched.is_file()
+    assert (job.out / "report.md").is_file()
+    report = json.loads((job.out / "report.json").read_text())
+    assert report, "report.json is empty"
+
+    # the dataset source is printed, never silent
+    assert "dataset: imagenet from " in job.first.stdout
+
+
+def test_second_run_changes_nothing_and_reuses_results(job):
+    before = _snapshot(job.work / "results")
+    proc = job.run()
+    assert proc.returncode == 0, _fail(proc, "second run failed")
+    counts = recap(proc.stdout)
+    assert counts.get(SUT), _fail(proc, "no PLAY RECAP line for localhost")
+    assert counts[SUT]["changed"] == 0, _fail(proc, "second run changed something")
+    assert "(cached)" in proc.stdout
+    assert _snapshot(job.work / "results") == before
+    print(f"cached second run: {proc.duration_s:.1f} s")
+
+
+def test_check_mode_changes_nothing_and_reports_what_would_run(job):
+    work_before = _snapshot(job.work)
+    # hosts.json is the run record of the mlperf_hosts callback (every run, --check too)
+    out_before = _snapshot(job.out, skip=("hosts.json",))
+
+    # the cached request: nothing would change
+    proc = job.run("--check")
+    assert proc.returncode == 0, _fail(proc, "--check of the cached request failed")
+    assert recap(proc.stdout)[SUT]["changed"] == 0, _fail(proc, "--check reported changes for cached runs")
+
+    # a new scenario: reported as would-run, nothing written
+    proc = job.run("--check", "-e", "scenario=SingleStream")
+    assert proc.returncode == 0, _fail(proc, "--check with a new scenario failed")
+    assert "SingleStream performance: would run (check mode)" in proc.stdout, _fail(proc, "no would-run line")
+    assert "SingleStream accuracy: would run (check mode)" in proc.stdout
+    assert not (job.tree.parent / "SingleStream").exists()
+    assert _snapshot(job.work) == work_before
+    assert _snapshot(job.out, skip=("hosts.json",)) == out_before
+
+
+def test_rerun_runs_the_benchmarks_again(job):
+    perf = job.tree / "performance" / "run_1" / "result.json"
+    acc = job.tree / "accuracy" / "result.json"
+    before = (json.loads(perf.read_text())["started"], json.loads(acc.read_text())["started"])
+    proc = job.run("-e", "rerun=true")
+    assert proc.returncode == 0, _fail(proc, "rerun failed")
+    assert recap(proc.stdout)[SUT]["changed"] >= 2
+    after = (json.loads(perf.read_text())["started"], json.loads(acc.read_text())["started"])
+    assert after[0] != before[0] and after[1] != before[1]
