@@ -350,29 +350,43 @@ def parse_detail_records(records, model_tokens=None):
         tokens = bool(model_tokens) or tokens
     result["token_latencies"] = tokens
 
-    lat = result["latency_ns"]
-    lat["min"] = _num(values.get("result_min_latency_ns"))
-    lat["max"] = _num(values.get("result_max_latency_ns"))
-    lat["mean"] = _num(values.get("result_mean_latency_ns"))
+    sample = _empty_latency()
+    sample["min"] = _num(values.get("result_min_latency_ns"))
+    sample["max"] = _num(values.get("result_max_latency_ns"))
+    sample["mean"] = _num(values.get("result_mean_latency_ns"))
     for short, label in PERCENTILES.items():
-        lat[short] = _num(values.get(f"result_{label}_percentile_latency_ns"))
-    result["latency_ms"] = _ms_dict(lat)
+        sample[short] = _num(values.get(f"result_{label}_percentile_latency_ns"))
     if scenario == "MultiStream":
-        per_query = {
-            short: _num(values.get(f"result_{label}_percentile_per_query_latency_ns"))
-            for short, label in PERCENTILES.items()
+        # MultiStream's latency is per query (what its summary prints); per-sample kept apart.
+        lat = {
+            "min": _num(values.get("result_min_query_latency_ns")),
+            "max": _num(values.get("result_max_query_latency_ns")),
+            "mean": _num(values.get("result_mean_query_latency_ns")),
         }
-        result["per_query_latency_ns"] = per_query
-        result["per_query_latency_ms"] = _ms_dict(per_query)
+        for short, label in PERCENTILES.items():
+            lat[short] = _num(values.get(f"result_{label}_percentile_per_query_latency_ns"))
+        result["sample_latency_ns"] = sample
+        result["sample_latency_ms"] = _ms_dict(sample)
+    else:
+        lat = sample
+    result["latency_ns"] = lat
+    result["latency_ms"] = _ms_dict(lat)
     if tokens:
-        for name, prefix in (("ttft", "result_first_token"), ("tpot", "result_time_per_output_token")):
-            block = {
-                "min": _num(values.get(prefix + "_min")),
-                "max": _num(values.get(prefix + "_max")),
-                "mean": _num(values.get(prefix + "_mean")),
-            }
-            for short, label in PERCENTILES.items():
-                block[short] = _num(values.get(f"{prefix}_{label}_percentile"))
+        # LoadGen results.cc key names (use_token_latencies, non-Offline scenarios).
+        ttft = {
+            "min": _num(values.get("result_first_token_min_latency_ns")),
+            "max": _num(values.get("result_first_token_max_latency_ns")),
+            "mean": _num(values.get("result_first_token_mean_latency_ns")),
+        }
+        tpot = {
+            "min": _num(values.get("result_time_to_output_token_min")),
+            "max": _num(values.get("result_time_to_output_token_max")),
+            "mean": _num(values.get("result_time_to_output_token_mean")),
+        }
+        for short, label in PERCENTILES.items():
+            ttft[short] = _num(values.get(f"result_first_token_{label}_percentile_latency_ns"))
+            tpot[short] = _num(values.get(f"result_time_per_output_token_{label}_percentile_ns"))
+        for name, block in (("ttft", ttft), ("tpot", tpot)):
             result[name + "_ns"] = block
             result[name + "_ms"] = _ms_dict(block)
     result["early_stopping"] = {k: v for k, v in values.items() if k.startswith("early_stopping")}
@@ -460,23 +474,23 @@ def parse_summary(text, model_tokens=None):
     for short, label in PERCENTILES.items():
         lat[short] = _num(fields.get(f"{label} percentile latency (ns)"))
     result["latency_ms"] = _ms_dict(lat)
-    if result["scenario"] == "MultiStream":
-        per_query = {
-            short: _num(fields.get(f"{label} percentile latency per query (ns)"))
-            for short, label in PERCENTILES.items()
-        }
-        result["per_query_latency_ns"] = per_query
-        result["per_query_latency_ms"] = _ms_dict(per_query)
+    # (MultiStream summaries print per-query latencies under "Per-query latency:", as latency_ns here.)
     if tokens:
-        for name, label in (("ttft", "First Token latency (ns)"), ("tpot", "Time to Output Token (ns)")):
-            lower = label[0].lower() + label[1:]
-            block = {
-                "min": _num(fields.get("Min " + label)),
-                "max": _num(fields.get("Max " + label)),
-                "mean": _num(fields.get("Mean " + label)),
-            }
+        # TPOT labels: "Time to Output Token" (LoadGen 5.x) / "Time per Output Token" (6.x) for min/max/mean;
+        # the percentile lines say "time to output token" in both.
+        for name, labels, pct_label in (
+            ("ttft", ("First Token latency (ns)",), "first token latency (ns)"),
+            (
+                "tpot",
+                ("Time to Output Token (ns)", "Time per Output Token (ns)"),
+                "time to output token (ns)",
+            ),
+        ):
+            block = {}
+            for stat, word in (("min", "Min "), ("max", "Max "), ("mean", "Mean ")):
+                block[stat] = next((_num(fields[word + lb]) for lb in labels if word + lb in fields), None)
             for short, pct in PERCENTILES.items():
-                block[short] = _num(fields.get(f"{pct} percentile {lower.lower()}"))
+                block[short] = _num(fields.get(f"{pct} percentile {pct_label}"))
             result[name + "_ns"] = block
             result[name + "_ms"] = _ms_dict(block)
     settings_labels = (

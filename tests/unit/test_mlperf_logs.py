@@ -307,10 +307,15 @@ def test_no_logs_raises(tmp_path):
 
 
 LOADGEN_RUN = """
-import sys, mlperf_loadgen as lg
-scen, out = sys.argv[1], sys.argv[2]
+import array, sys, mlperf_loadgen as lg
+scen, out, tokens = sys.argv[1], sys.argv[2], sys.argv[3] == "tokens"
+buf = array.array("i", [1, 2, 3, 4])
+addr, n = buf.buffer_info()
 def issue(qs):
-    lg.QuerySamplesComplete([lg.QuerySampleResponse(q.id, 0, 0) for q in qs])
+    for q in qs:
+        if tokens:
+            lg.FirstTokenComplete([lg.QuerySampleResponse(q.id, addr, buf.itemsize, 1)])
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(q.id, addr, n * buf.itemsize, n)])
 sut = lg.ConstructSUT(issue, lambda: None)
 qsl = lg.ConstructQSL(64, 64, lambda s: None, lambda s: None)
 ts = lg.TestSettings()
@@ -321,6 +326,10 @@ ts.min_query_count = 100
 ts.server_target_qps = 200
 ts.offline_expected_qps = 1000
 ts.multi_stream_samples_per_query = 8
+if tokens:
+    ts.use_token_latencies = True
+    ts.ttft_latency = 2000000000
+    ts.tpot_latency = 200000000
 ls = lg.LogSettings()
 ls.log_output.outdir = out
 ls.log_output.copy_summary_to_stdout = False
@@ -340,11 +349,13 @@ def loadgen_logs(tmp_path_factory):
     base = tmp_path_factory.mktemp("loadgen")
     script = base / "run.py"
     script.write_text(LOADGEN_RUN)
-    for scen in ("Offline", "Server", "SingleStream", "MultiStream"):
-        out = base / scen
+    runs = [(s, "plain") for s in ("Offline", "Server", "SingleStream", "MultiStream")]
+    runs += [("Offline", "tokens"), ("Server", "tokens")]
+    for scen, kind in runs:
+        out = base / (scen if kind == "plain" else f"{scen}-tokens")
         out.mkdir()
         subprocess.run(
-            [sys.executable, str(script), scen, str(out)], check=True, timeout=120, capture_output=True
+            [sys.executable, str(script), scen, str(out), kind], check=True, timeout=120, capture_output=True
         )
     return base
 
@@ -371,6 +382,9 @@ def test_real_loadgen_detail_and_summary_agree(loadgen_logs, scen):
     if scen == "MultiStream":
         # 100 queries < 662: LoadGen logs early_stopping_latency_ms = 0; no value, not 0.0.
         assert det["value"] is None and "early stopping" in " ".join(det["reasons"])
+        # latency_ns is per query (as the summary prints it); per-sample latencies kept apart.
+        assert det["sample_latency_ns"]["max"] <= det["latency_ns"]["max"]
+        assert det["sample_latency_ns"]["mean"] < det["latency_ns"]["mean"]
     if scen == "SingleStream":
         assert det["value_ns"] > 0 and det["value"] == det["value_ns"] / 1e6
 
@@ -380,3 +394,22 @@ def test_real_loadgen_run_dir(loadgen_logs):
     assert res["source"] == "detail"
     assert res["metric"] == "completed_samples_per_second"
     assert res["extra"]["result_scheduled_samples_per_sec"] > 0
+
+
+@pytest.mark.parametrize("scen", ["Offline", "Server"])
+def test_real_loadgen_token_latencies(loadgen_logs, scen):
+    run = loadgen_logs / f"{scen}-tokens"
+    det = logs.parse_detail_records(logs.read_detail_records(run / "mlperf_log_detail.txt"))
+    summ = logs.parse_summary((run / "mlperf_log_summary.txt").read_text())
+    assert det["token_latencies"] and summ["token_latencies"]
+    assert det["unit"] == summ["unit"] == "tokens/s"
+    assert det["metric"] == summ["metric"]
+    assert summ["value"] == pytest.approx(det["value"], rel=1e-3)
+    if scen == "Server":
+        assert det["metric"] == "completed_tokens_per_second"
+        for block in ("ttft_ns", "tpot_ns"):
+            for key in ("min", "max", "mean", "p50", "p90", "p99", "p99.9"):
+                assert det[block][key] is not None and det[block][key] == summ[block][key], (block, key)
+        assert det["ttft_ms"]["p99"] == det["ttft_ns"]["p99"] / 1e6
+    else:
+        assert det["metric"] == "tokens_per_second"
