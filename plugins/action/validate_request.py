@@ -105,7 +105,11 @@ class ActionModule(ActionBase):
             raw = {}
             for name in names:
                 if name in task_vars:
-                    raw[name] = self._templar.template(task_vars[name])
+                    try:
+                        raw[name] = self._templar.template(task_vars[name])
+                    except AnsibleError as exc:
+                        result.update(failed=True, msg=f"validate_request: {name}: cannot template: {exc}")
+                        return result
 
         problems: list[dict] = []
         extra_names: list[str] = []

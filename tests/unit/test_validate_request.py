@@ -1,0 +1,124 @@
+"""validate_request action plugin on real Ansible objects (task, loader, templar, CLI context)."""
+
+from unittest import mock
+
+import pytest
+from ansible import context
+from ansible.module_utils.common.collections import ImmutableDict
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+from ansible.plugins.connection.local import Connection
+from ansible.template import Templar, trust_as_template
+from ansible_collections.fleetbench.mlperf.plugins.action import validate_request as V
+
+
+def run_action(args=None, task_vars=None, extra_vars=()):
+    loader = DataLoader()
+    task = Task.load({"action": "fleetbench.mlperf.validate_request", "args": args or {}})
+    task_vars = dict(task_vars or {})
+    templar = Templar(loader=loader, variables=task_vars)
+    action = V.ActionModule(
+        task=task,
+        connection=Connection(PlayContext()),  # never used: the action runs on the controller
+        play_context=PlayContext(),
+        loader=loader,
+        templar=templar,
+        shared_loader_obj=None,
+    )
+    # load_extra_vars caches its result on itself (once per process in ansible-playbook)
+    with (
+        mock.patch.object(context, "CLIARGS", ImmutableDict(extra_vars=tuple(extra_vars))),
+        mock.patch.object(V.load_extra_vars, "extra_vars", {}, create=True),
+    ):
+        return action.run(task_vars=task_vars)
+
+
+def test_resolves_task_vars_with_templates():
+    # inventory and extra vars are trusted templates in a real run
+    tv = {"framework": trust_as_template("{{ 'onnx' }}"), "scenario": "offline", "model": "resnet50", "x": 1}
+    res = run_action(task_vars=tv)
+    assert not res.get("failed"), res
+    assert res["changed"] is False
+    req = res["request"]
+    assert req["backend"] == "onnxruntime" and req["scenario"] == ["Offline"]
+
+
+def test_explicit_request_argument():
+    res = run_action(
+        args={"request": {"model": "efficientnet", "backend": "torch"}, "check_extra_vars": False}
+    )
+    assert res["request"]["backend"] == "pytorch"
+
+
+def test_request_argument_must_be_dict():
+    res = run_action(args={"request": "resnet50"})
+    assert res["failed"] and "request must be a dict" in res["msg"]
+
+
+def test_unknown_extra_var_with_did_you_mean():
+    res = run_action(task_vars={"model": "resnet50"}, extra_vars=["modle=resnet50 sceanrio=Offline"])
+    assert res["failed"]
+    assert "modle: unknown variable; did you mean mode or model?" in res["msg"]
+    assert "sceanrio: unknown variable; did you mean scenario" in res["msg"]
+    assert "request variables: " in res["msg"]
+    assert {p["field"] for p in res["problems"]} == {"modle", "sceanrio"}
+
+
+def test_extra_vars_from_json_and_file(tmp_path):
+    f = tmp_path / "vars.yml"
+    f.write_text("badname: 1\n")
+    res = run_action(task_vars={"model": "resnet50"}, extra_vars=['{"target_qps": 5}', "@" + str(f)])
+    assert res["failed"] and "badname: unknown variable" in res["msg"]
+    assert [p["field"] for p in res["problems"]] == ["badname"]
+
+
+def test_allowed_extra_vars():
+    names = V.role_input_names()
+    assert names, "roles declare inputs in meta/argument_specs.yml"
+    role_input = sorted(names)[0]
+    res = run_action(
+        args={"allow": ["my_site_var"]},
+        task_vars={"model": "resnet50"},
+        extra_vars=[f"{role_input}=1 ansible_user=me mlperf_hosts=all my_site_var=2 backend=onnx"],
+    )
+    assert not res.get("failed"), res
+    assert res["extra_vars_checked"] == sorted(
+        ["ansible_user", "backend", "mlperf_hosts", "my_site_var", role_input]
+    )
+
+
+def test_role_inputs_read_from_argument_specs(tmp_path):
+    spec = tmp_path / "newrole" / "meta"
+    spec.mkdir(parents=True)
+    (spec / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n      newrole_knob: {type: str}\n  other:\n    options:\n"
+        "      newrole_other: {type: int}\n"
+    )
+    assert V.role_input_names(tmp_path) == {"newrole_knob", "newrole_other"}
+
+
+def test_all_problems_in_one_failure():
+    res = run_action(
+        task_vars={"model": "resnet50", "backend": "tflite", "target_qps": 0}, extra_vars=["oops=1"]
+    )
+    assert res["failed"]
+    assert res["msg"].startswith("invalid MLPerf request (3 problems):")
+    assert "backend tflite is not implemented for model resnet50 yet" in res["msg"]
+    assert "target_qps: 0 must be > 0" in res["msg"]
+
+
+def test_warnings_are_returned():
+    res = run_action(task_vars={"model": "resnet50", "scenario": "Server"})
+    assert any("not required for resnet50 in category edge" in w for w in res["warnings"])
+
+
+def test_bad_template_names_the_field():
+    res = run_action(task_vars={"model": trust_as_template("{{ nope_undefined }}")})
+    assert res["failed"] and "model: cannot template" in res["msg"]
+
+
+@pytest.mark.parametrize("value", [False, "no"])
+def test_extra_var_check_can_be_disabled(value):
+    res = run_action(args={"check_extra_vars": value}, task_vars={"model": "resnet50"}, extra_vars=["oops=1"])
+    assert not res.get("failed"), res
