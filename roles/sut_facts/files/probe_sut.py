@@ -5,6 +5,10 @@ Usage: ``python probe_sut.py DIR [TIMEOUT_S]``. Prints one JSON object::
     {"lscpu": {field: value},        # `lscpu -J`, fields without the trailing ':'
      "memory_kb": int,               # MemTotal from /proc/meminfo (KiB), 0 if unknown
      "disk_kb": int,                 # size of the filesystem holding DIR (KiB)
+     "storage": {"device": str, "type": "NVMe SSD"|"SSD"|"HDD"|""},   # block device under DIR
+     "cpu_mhz": int,                 # /proc/cpuinfo "cpu MHz" of cpu0 (current; varies, so the
+                                     # system description uses lscpu's max MHz only), 0 if unknown
+     "nics": [{"name": str, "speed_mbps": int}],   # /sys/class/net entries backed by a device
      "accelerators": [{"vendor": "nvidia"|"amd", "name": str, "memory_mb": int,
                        "max_mhz": int, "driver": str}],
      "errors": [str]}                # probes that failed (missing tools are not errors)
@@ -53,6 +57,61 @@ def _flatten(entries, out):
 ERRORS = []
 
 
+def _read(path, default=""):
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return default
+
+
+def _storage(path):
+    """Block device holding ``path`` and its kind, from sysfs (rotational flag, nvme name)."""
+    try:
+        dev = os.stat(path).st_dev
+    except OSError:
+        return {"device": "", "type": ""}
+    sys_dev = f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"
+    if not os.path.exists(sys_dev):
+        return {"device": "", "type": ""}
+    real = os.path.realpath(sys_dev)
+    name = os.path.basename(real)
+    # a partition's queue/ lives in its parent disk's directory
+    queue = os.path.join(real, "queue")
+    if not os.path.isdir(queue):
+        queue = os.path.join(os.path.dirname(real), "queue")
+        name = os.path.basename(os.path.dirname(real))
+    rotational = _read(os.path.join(queue, "rotational"))
+    if name.startswith("nvme"):
+        kind = "NVMe SSD"
+    elif rotational:
+        kind = "HDD" if rotational == "1" else "SSD"
+    else:
+        kind = ""
+    return {"device": name, "type": kind}
+
+
+def _cpu_mhz():
+    for line in _read("/proc/cpuinfo").splitlines():
+        if line.lower().startswith("cpu mhz"):
+            return _int(line.split(":", 1)[1])
+    return 0
+
+
+def _nics():
+    root = "/sys/class/net"
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    nics = []
+    for name in names:
+        if os.path.exists(os.path.join(root, name, "device")):
+            speed = _int(_read(os.path.join(root, name, "speed"), "0"))
+            nics.append({"name": name, "speed_mbps": max(speed, 0)})
+    return nics
+
+
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~")
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
@@ -81,6 +140,10 @@ def main():
         result["disk_kb"] = st.f_blocks * st.f_frsize // 1024
     except OSError as exc:
         ERRORS.append(f"statvfs: {exc}")
+
+    result["storage"] = _storage(probe or "/")
+    result["cpu_mhz"] = _cpu_mhz()
+    result["nics"] = _nics()
 
     out = _run(
         [
