@@ -517,6 +517,7 @@ _HTML = """<!DOCTYPE html>
 body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
 th,td{border:1px solid #999;padding:.25em .5em;vertical-align:top}th{background:#eee}
 .VALID{color:#060}.INVALID{color:#a00}.failed{color:#a00}img{max-width:100%}
+pre{white-space:pre-wrap;margin:0}
 </style></head><body>
 <h1>MLPerf Inference results - {{ title }}</h1>
 <p>Generated {{ generated }} from <code>{{ results_dir }}</code>. {{ rows|length }} runs on
