@@ -142,8 +142,9 @@ def test_unknown_value_lists_allowed(field):
 
 
 def test_unknown_value_did_you_mean():
-    assert "backend: unknown value 'onnxrt' (did you mean onnx or onnxruntime?); allowed: onnxruntime," in str(
-        fails({"backend": "onnxrt"})
+    assert (
+        "backend: unknown value 'onnxrt' (did you mean onnx or onnxruntime?); allowed: onnxruntime,"
+        in str(fails({"backend": "onnxrt"}))
     )
 
 
