@@ -35,7 +35,6 @@ import numpy as np
 from fleetbench_harness import __version__, artifacts, registry, userconf
 from fleetbench_harness.errors import HarnessError, InputError
 
-SCENARIOS = ("Offline", "Server", "SingleStream", "MultiStream")
 MODES = ("performance", "accuracy")
 
 
@@ -76,9 +75,10 @@ def validate(args: Any) -> dict[str, Any]:
     backend = registry.check_choice("backend", args.backend)
     device = registry.check_choice("device", args.device)
     precision = registry.check_choice("precision", args.precision)
-    if args.scenario not in SCENARIOS:
-        hint = next((f" (did you mean {s!r}?)" for s in SCENARIOS if s.lower() == args.scenario.lower()), "")
-        raise InputError("scenario", f"unknown scenario {args.scenario!r}{hint}", SCENARIOS)
+    scenarios = registry.implemented_values("scenario")  # spelt as LoadGen's TestScenario names
+    if args.scenario not in scenarios:
+        hint = next((f" (did you mean {s!r}?)" for s in scenarios if s.lower() == args.scenario.lower()), "")
+        raise InputError("scenario", f"unknown scenario {args.scenario!r}{hint}", scenarios)
     if args.mode not in MODES:
         raise InputError("mode", f"unknown mode {args.mode!r}", MODES)
     for name in ("count", "max_batchsize", "threads", "performance_sample_count"):

@@ -202,3 +202,19 @@ def test_efficientnet_export_round_trip(cache_dir):
         again.extra["weights_sha256"]
         == registry.model("efficientnet")["artifacts"]["pytorch"]["float32"]["sha256"]
     )
+
+
+def test_nhwc_layout_and_artifact_layout_override(tmp_path):
+    pytest.importorskip("skimage")
+    d, n, _ = dataset.build_skimage_smoke(tmp_path / "smoke")
+    spec = registry.preprocessing(registry.model("mobilenet"))
+    assert spec["layout"] == "NHWC"
+    data, _, _ = dataset.load_preprocessed(d, spec, tmp_path / "c", 1000, progress=False)
+    assert data.shape == (n, 224, 224, 3)
+    f = tmp_path / "mobilenet_v1_1.0_224.onnx"
+    f.write_bytes(b"placeholder")
+    art = artifacts.prepare("mobilenet", "onnxruntime", "float32", tmp_path, str(f))
+    assert (
+        art.input_layout == registry.model("mobilenet")["artifacts"]["onnxruntime"]["float32"]["input_layout"]
+    )
+    assert art.label_offset == 1
