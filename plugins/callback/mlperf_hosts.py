@@ -18,7 +18,7 @@ description:
     C({"status": "ok"|"failed"|"unreachable", "play": str, "task": str, "reason": str, "updated": iso8601})
     where C(play)/C(task) name the place of the first fatal failure (or the last play the host ran
     when it is C(ok)) and C(reason) is the failure message (module C(reason) or C(msg), plus the tail
-    of C(stderr)), at most 2000 characters.
+    of C(stderr)), at most 2000 characters (head and tail of a longer text).
   - The file on the controller is merged, not replaced - hosts not in this run (for example
     outside C(--limit)) keep their previous entry. It is rewritten atomically after each
     fatal failure, at the start of each play (so the collect play's report sees the state of
@@ -76,9 +76,9 @@ def failure_reason(result: dict) -> str:
     A censored (``no_log``) result yields its ``censored`` notice only.
     """
     if not isinstance(result, dict):
-        return _text(result)[:REASON_MAX]
+        return _bounded(_text(result))
     if "censored" in result:
-        return _text(result["censored"])[:REASON_MAX]
+        return _bounded(_text(result["censored"]))
     parts: list[str] = []
     for key in ("reason", "msg"):
         text = _text(result.get(key)).strip()
@@ -99,7 +99,15 @@ def failure_reason(result: dict) -> str:
                 break
     if not parts and result.get("rc") not in (None, 0):
         parts.append(f"rc={result.get('rc')}")
-    return "\n".join(parts)[:REASON_MAX] or "failed (no message)"
+    return _bounded("\n".join(parts)) or "failed (no message)"
+
+
+def _bounded(text: str) -> str:
+    """At most REASON_MAX characters: the head and the tail (where tracebacks end) of a long text."""
+    if len(text) <= REASON_MAX:
+        return text
+    head = REASON_MAX // 4
+    return text[:head] + "\n...\n" + text[-(REASON_MAX - head - 5) :]
 
 
 def merge_hosts(path: Path, updates: dict[str, dict]) -> dict[str, dict]:
