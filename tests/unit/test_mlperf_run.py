@@ -14,6 +14,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info
@@ -392,3 +393,48 @@ def test_compliance_tests_real_runs(tmp_path, dataset, cache_dir):
     assert run_module(args("TEST04", "TEST04"))["cached"] is True
     run_module({**args("performance", "performance/run_1"), "rerun": True})
     assert run_module(args("TEST04", "TEST04"))["cache_reason"] == "inputs changed"
+
+
+def test_documentation_matches_argument_spec():
+    doc = yaml.safe_load(mlperf_run.DOCUMENTATION)["options"]
+    spec = mlperf_run.ARGUMENT_SPEC
+    assert set(doc) == set(spec)
+    for name, opt in spec.items():
+        d = doc[name]
+        assert d["type"] == opt["type"], name
+        assert bool(d.get("required", False)) == bool(opt.get("required", False)), name
+        assert d.get("default") == opt.get("default"), name
+        assert d.get("choices") == opt.get("choices"), name
+    yaml.safe_load(mlperf_run.EXAMPLES)
+    returned = yaml.safe_load(mlperf_run.RETURN)
+    contract_keys = set(
+        [
+            "schema",
+            "system",
+            "host",
+            "model",
+            "mlperf_model",
+            "loadgen_key",
+            "scenario",
+            "mode",
+            "execution_mode",
+            "implementation",
+            "backend",
+            "device",
+            "precision",
+            "division",
+            "category",
+            "loadgen",
+            "accuracy",
+            "submittable",
+            "model_label",
+            "performance_only_model",
+            "run_dir",
+            "files",
+            "provenance",
+            "input_hash",
+            "started",
+            "duration_s",
+        ]
+    )
+    assert contract_keys <= set(returned)
