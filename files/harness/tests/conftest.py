@@ -56,7 +56,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_dataset(cache_dir) -> Path:
-    """The skimage smoke dataset (2 real photographs), built by the CLI."""
+    """The skimage smoke dataset (real photographs, labelled by eye), built by the CLI."""
     pytest.importorskip("skimage", reason="scikit-image is needed for the skimage-smoke dataset")
     res = run_cli(
         "prepare-dataset", "--model", "efficientnet", "--cache-dir", cache_dir, "--source", "skimage-smoke"

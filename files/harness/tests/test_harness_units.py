@@ -83,7 +83,7 @@ def test_listed_image_missing(tmp_path):
 def test_preprocessing_shapes_values_and_cache(tmp_path):
     pytest.importorskip("skimage")
     d, n, changed = dataset.build_skimage_smoke(tmp_path / "smoke")
-    assert changed and n == len(dataset.smoke_labels()) >= 2
+    assert changed and n == len(dataset.smoke_labels()) >= 1
     assert dataset.build_skimage_smoke(tmp_path / "smoke")[2] is False
     spec = registry.preprocessing(registry.model("efficientnet"))
     data, labels, info = dataset.load_preprocessed(d, spec, tmp_path / "c", 1000, progress=False)
