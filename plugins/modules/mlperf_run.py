@@ -577,7 +577,7 @@ def _probe_versions(module, python):
     """Versions of the SUT venv's packages (importlib.metadata; no heavy imports). None when unusable."""
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
         return None
-    rc, out, _err = module.run_command([python, "-c", VERSION_PROBE])
+    rc, out, _err = module.run_command([python, "-c", VERSION_PROBE], expand_user_and_vars=False)
     if rc != 0:
         return None
     try:
@@ -675,7 +675,9 @@ def _execute(module, params, staging, user_conf, env):
         for argv in steps:
             console.write("$ " + " ".join(argv) + "\n")
             console.flush()
-            rc, out, err = module.run_command(argv, cwd=staging, environ_update=env)
+            rc, out, err = module.run_command(
+                argv, cwd=staging, environ_update=env, expand_user_and_vars=False
+            )
             console.write(out or "")
             console.write(err or "")
             console.write(f"[exit status {rc}]\n")
