@@ -182,3 +182,16 @@ def test_rerun_runs_the_benchmarks_again(job):
     assert recap(proc.stdout)[SUT]["changed"] >= 2
     after = (json.loads(perf.read_text())["started"], json.loads(acc.read_text())["started"])
     assert after[0] != before[0] and after[1] != before[1]
+
+
+def test_check_mode_on_a_fresh_host_writes_nothing(tmp_path, fleet_shared_dir):
+    """--check before any provision: every step reports what it would do; no file appears on the SUT."""
+    fresh = Job(tmp_path, tmp_path / "venvs")
+    proc = fresh.run("--check")
+    assert proc.returncode == 0, _fail(proc, "--check on a fresh host failed")
+    assert recap(proc.stdout)[SUT]["failed"] == 0
+    assert "python_env: installing" in proc.stdout
+    assert "harness: would install" in proc.stdout
+    assert "Offline performance: would run (check mode)" in proc.stdout
+    for path in (fresh.work, fresh.shared, fresh.root / "controller"):
+        assert not path.exists(), f"--check created {path}"
