@@ -92,3 +92,5 @@ def test_three_suts_one_broken_then_limit_rerun(loopback_sshd, fleet_warm, tmp_p
     (tmp_path / "run3.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     assert before == {p: Path(p).stat().st_mtime for p in before}, "cached re-run rewrote results"
+    stats = recap(proc.stdout)
+    assert all(stats[h]["changed"] == 0 for h in ("sut_a", "sut_b", "sut_bad")), stats
