@@ -204,3 +204,28 @@ def test_callback_finds_output_dir_from_extra_vars_in_plain_cli(tmp_path):
     data = json.loads((out / "hosts.json").read_text())
     assert sorted(data) == ["h_fail", "h_ok"]
     assert SECRET not in (out / "hosts.json").read_text()
+
+
+def test_unreachable_host_is_recorded_with_its_reason(tmp_path):
+    pb = tmp_path / "ping.yml"
+    pb.write_text(
+        "- name: Ping\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Ping\n      ansible.builtin.ping:\n"
+    )
+    inv = _inventory()
+    # Port 1 on loopback: connection refused at once (no sshd there).
+    inv["all"]["hosts"]["h_dead"] = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 1,
+        "ansible_ssh_common_args": "-o ConnectTimeout=5",
+    }
+    run = runner_api.run_mlperf({}, inv, private_data_dir=tmp_path / "pdd", playbook=str(pb))
+    assert run.rc == 4
+    assert run.hosts["h_dead"]["status"] == "unreachable"
+    assert (
+        "refused" in run.hosts["h_dead"]["reason"].lower()
+        or "connect" in run.hosts["h_dead"]["reason"].lower()
+    )
+    assert run.hosts["h_ok"]["status"] == "ok"
+    assert run.failed_hosts == ["h_dead"]
