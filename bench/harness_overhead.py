@@ -190,6 +190,7 @@ def main() -> int:
                     "loadgen_samples_per_s": lg["samples_per_s"],
                     "ratio": round(lg["samples_per_s"] / bare, 4),
                     "loadgen": lg,
+                    "loadavg_1min": round(os.getloadavg()[0], 2),
                 }
             )
         best = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
