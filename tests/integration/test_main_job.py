@@ -57,10 +57,12 @@ class Job:
     def tree(self) -> Path:
         return self.work / "results" / "test_results" / SUT / MODEL / "Offline"
 
-    def run(self, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, playbook: str = "run_mlperf.yml", timeout: int = 1800
+    ) -> subprocess.CompletedProcess:
         argv = [
             str(ANSIBLE_PLAYBOOK),
-            "playbooks/run_mlperf.yml",
+            f"playbooks/{playbook}",
             "-e",
             f"mlperf_work_dir={self.work}",
             "-e",
@@ -151,6 +153,17 @@ def test_second_run_changes_nothing_and_reuses_results(job):
     assert "(cached)" in proc.stdout
     assert _snapshot(job.work / "results") == before
     print(f"cached second run: {proc.duration_s:.1f} s")
+
+
+def test_benchmark_playbook_runs_alone(job):
+    """benchmark.yml alone re-derives the provision facts (no-ops) and finds the cached results."""
+    before = _snapshot(job.work / "results")
+    proc = job.run(playbook="benchmark.yml")
+    assert proc.returncode == 0, _fail(proc, "benchmark.yml alone failed")
+    assert recap(proc.stdout)[SUT]["changed"] == 0, _fail(proc, "benchmark.yml alone changed something")
+    assert "Offline performance: VALID" in proc.stdout or "Offline performance: INVALID" in proc.stdout
+    assert proc.stdout.count("(cached)") >= 2
+    assert _snapshot(job.work / "results") == before
 
 
 def test_check_mode_changes_nothing_and_reports_what_would_run(job):
