@@ -91,8 +91,12 @@ class _Executor:
             e = min(n, s + self.bs)
             m = e - s
             batch = self.buf[:m]
-            np.take(loaded, rows[s:e], axis=0, out=batch)
-            labels = np.ascontiguousarray(self.backend.predict(batch), dtype=np.float32)
+            try:
+                np.take(loaded, rows[s:e], axis=0, out=batch)
+                labels = np.ascontiguousarray(self.backend.predict(batch), dtype=np.float32)
+            except BaseException:
+                _complete_empty(ids[s:])  # LoadGen must not wait for the rest of this query
+                raise
             addr = labels.ctypes.data
             item = labels.itemsize
             responses = [resp_cls(qid, addr + j * item, item) for j, qid in enumerate(ids[s:e].tolist())]
@@ -115,16 +119,22 @@ class InlineSUT:
         import mlperf_loadgen as lg
 
         self.ex = _Executor(backend, qsl, max_batchsize)
+        self.errors: list[BaseException] = []
         self.handle = lg.ConstructSUT(self.issue_query, self.flush_queries)
 
     def issue_query(self, query_samples: list) -> None:
         ids, idx = _split(query_samples)
-        self.ex.run(ids, idx)
+        try:
+            self.ex.run(ids, idx)
+        except BaseException as exc:  # reported by stop(); the query was completed empty
+            self.errors.append(exc)
 
     def flush_queries(self) -> None:
         pass
 
     def stop(self) -> dict[str, Any]:
+        if self.errors:
+            raise self.errors[0]
         return {"samples": self.ex.samples, "batches": self.ex.batches}
 
 
@@ -151,9 +161,8 @@ class OfflineSUT:
         while (item := self.q.get()) is not None:
             try:
                 self.ex.run(*item)
-            except BaseException as exc:
+            except BaseException as exc:  # reported by stop(); the query was completed empty
                 self.errors.append(exc)
-                _complete_empty(item[0])
 
     def stop(self) -> dict[str, Any]:
         self.q.put(None)
@@ -209,9 +218,8 @@ class ServerSUT:
             idx = np.fromiter((i[1] for i in items), dtype=np.int64, count=len(items))
             try:
                 self.ex.run(ids, idx)
-            except BaseException as exc:
+            except BaseException as exc:  # reported by stop(); the samples were completed empty
                 self.errors.append(exc)
-                _complete_empty(ids)
             if stop:
                 return
 
