@@ -343,7 +343,7 @@ def test_accuracy_run_real_model(tmp_path, dataset, cache_dir):
 @needs_images
 @pytest.mark.slow
 def test_compliance_tests_real_runs(tmp_path, dataset, cache_dir):
-    """performance + accuracy + TEST01 + TEST04 of EfficientNet-Lite0 (PyTorch) on 8 images, Offline."""
+    """performance + accuracy + TEST01 + TEST04 of EfficientNet-Lite0 (exported once to ONNX) on 8 images."""
     tree = tmp_path / "test_results" / "unit-sut" / "efficientnet" / "Offline"
 
     def args(mode, subdir):
@@ -353,7 +353,7 @@ def test_compliance_tests_real_runs(tmp_path, dataset, cache_dir):
             cache_dir,
             model="efficientnet",
             model_info=model_info("efficientnet"),
-            backend="pytorch",
+            backend="onnxruntime",
             scenario="Offline",
             mode=mode,
             performance_only_model=None,
