@@ -66,6 +66,16 @@ def inventory(sshd: LoopbackSshd, root: Path, shared: Path, n: int) -> Path:
     return path
 
 
+def cpu_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from /proc/stat (Linux); (0, 0) elsewhere."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
 def run(inv: Path, output_dir: Path, playbook: str = "run_mlperf.yml", log: Path | None = None) -> tuple:
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     env["PATH"] = str(ANSIBLE_PLAYBOOK.parent) + os.pathsep + env.get("PATH", "")
@@ -77,9 +87,12 @@ def run(inv: Path, output_dir: Path, playbook: str = "run_mlperf.yml", log: Path
         "-e",
         json.dumps(dict(REQUEST, output_dir=str(output_dir))),
     ]
+    b0, t0_cpu = cpu_busy()
     t0 = time.perf_counter()
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    b1, t1_cpu = cpu_busy()
+    proc.cpu_util = (b1 - b0) / (t1_cpu - t0_cpu) if t1_cpu > t0_cpu else float("nan")
     if log:
         log.write_text(proc.stdout + proc.stderr)
     return proc, wall
@@ -128,7 +141,7 @@ def main() -> int:
             return 1
         for n in sizes:
             inv = inventory(sshd, root, shared, n)
-            walls = []
+            walls, utils = [], []
             for r in range(args.repeat):
                 proc, wall = run(inv, out, log=root / f"rerun-{n}-{r}.log")
                 if proc.returncode != 0:
@@ -138,8 +151,17 @@ def main() -> int:
                     print(f"re-run N={n}: a benchmark task changed (cache miss)", file=sys.stderr)
                     return 1
                 walls.append(wall)
-            figures["sizes"][n] = {"best_s": round(min(walls), 2), "runs_s": [round(w, 2) for w in walls]}
-            print(f"cached re-run, {n} SUT(s): best {min(walls):.1f} s of {[round(w, 1) for w in walls]}")
+                utils.append(proc.cpu_util)
+            figures["sizes"][n] = {
+                "best_s": round(min(walls), 2),
+                "runs_s": [round(w, 2) for w in walls],
+                # Whole-machine CPU busy fraction during the runs (all cores, all processes).
+                "cpu_busy": [round(u, 2) for u in utils],
+            }
+            print(
+                f"cached re-run, {n} SUT(s): best {min(walls):.1f} s of {[round(w, 1) for w in walls]}, "
+                f"machine CPU busy {[f'{u:.0%}' for u in utils]} of {os.cpu_count()} cores"
+            )
     finally:
         sshd.stop()
     lo, hi = figures["sizes"][sizes[0]]["best_s"], figures["sizes"][sizes[-1]]["best_s"]
