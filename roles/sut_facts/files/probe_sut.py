@@ -11,6 +11,7 @@ Usage: ``python probe_sut.py DIR [TIMEOUT_S]``. Prints one JSON object::
      "nics": [{"name": str, "speed_mbps": int}],   # /sys/class/net entries backed by a device
      "accelerators": [{"vendor": "nvidia"|"amd", "name": str, "memory_mb": int,
                        "max_mhz": int, "driver": str}],
+     "dir_exists": bool,             # DIR is a directory already
      "errors": [str]}                # probes that failed (missing tools are not errors)
 
 Sources: nvidia-smi --query-gpu fields (memory.total in MiB, clocks.max.sm in
@@ -115,7 +116,14 @@ def _nics():
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~")
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
-    result = {"lscpu": {}, "memory_kb": 0, "disk_kb": 0, "accelerators": [], "errors": ERRORS}
+    result = {
+        "lscpu": {},
+        "memory_kb": 0,
+        "disk_kb": 0,
+        "accelerators": [],
+        "dir_exists": os.path.isdir(where),
+        "errors": ERRORS,
+    }
 
     out = _run(["lscpu", "-J"], timeout)
     if out:
