@@ -149,6 +149,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8, help="batch size for both loops (default 8)")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (default 2)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    ap.add_argument(
+        "--min-batches", type=int, default=24, help="at least this many batches per window (default 24)"
+    )
     ap.add_argument("--rounds", type=int, default=3, help="LoadGen runs per model, median ratio (default 3)")
     ap.add_argument("--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this file")
@@ -180,12 +183,12 @@ def main() -> int:
         # The CPU ratio (samples per CPU-second of the process, LoadGen test vs bare loop) is
         # a second figure that is less sensitive to other load on a shared machine.
         bares = [bare_loop(art.path, batch, args.threads, args.duration)]
+        # long enough for --min-batches batches per measurement (slow models need longer windows)
+        dur = max(args.duration, args.min_batches * args.batch / bares[0][0])
         rounds = []
         for _ in range(args.rounds):
-            lg = loadgen_offline(
-                model, po, ds, cache, args.threads, args.batch, args.duration, bares[-1][0], tmp
-            )
-            bares.append(bare_loop(art.path, batch, args.threads, args.duration))
+            lg = loadgen_offline(model, po, ds, cache, args.threads, args.batch, dur, bares[-1][0], tmp)
+            bares.append(bare_loop(art.path, batch, args.threads, dur))
             bare = (bares[-2][0] + bares[-1][0]) / 2
             bare_cpu = (bares[-2][1] + bares[-1][1]) / 2
             rounds.append(
@@ -205,6 +208,7 @@ def main() -> int:
             "device": "cpu",
             "batch": args.batch,
             "threads": args.threads,
+            "window_s": round(dur, 2),
             "bare_img_per_s": best["bare_img_per_s"],
             "loadgen_offline_samples_per_s": best["loadgen_samples_per_s"],
             "ratio": best["ratio"],
