@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from _sshd import LoopbackSshd
+from conftest import snapshot_harness
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SUT_PYTHON = os.environ.get("FLEETBENCH_SUT_PYTHON", "/usr/bin/python3")
@@ -59,6 +60,7 @@ def inventory(sshd: LoopbackSshd, root: Path, shared: Path, n: int) -> Path:
             "mlperf_work_dir": str(root / name / "work"),
             "hw_name": f"loop-{name}",
             "python_env_work_dir": str(shared),
+            "harness_source": str(shared / "harness-src"),
             "mlperf_system_packages": False,
         }
     path = root / f"hosts-{n}.json"
@@ -125,6 +127,7 @@ def main() -> int:
     )
     shared.mkdir(parents=True, exist_ok=True)
     out = root / "out"
+    snapshot_harness(shared)
     sshd = LoopbackSshd(root / "sshd").start()
     figures: dict = {"sizes": {}, "target_ratio": TARGET_RATIO}
     try:

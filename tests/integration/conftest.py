@@ -6,7 +6,9 @@
   root on a Debian-family host, ``apt-get install openssh-server`` is tried once; the
   fleet tests skip with the reason only when that is impossible.
 * ``fleet_shared_dir`` (session): the directory every loopback SUT uses as
-  ``python_env_work_dir`` so that the per-backend venv (LoadGen, onnxruntime, torch ...)
+  ``python_env_work_dir`` (and ``harness_source``: a snapshot of files/harness taken at
+  session start, so that concurrent source edits cannot make the hosts reinstall into
+  the shared venv at once) so that the per-backend venv (LoadGen, onnxruntime, torch ...)
   is built once per machine and shared (``FLEETBENCH_FLEET_CACHE`` overrides the
   location, default ``$TMPDIR/fleetbench-fleet-cache``); ``fleet_warm`` provisions it
   once, serially, through the same playbooks, before any fleet run (three hosts
@@ -90,7 +92,27 @@ def fleet_shared_dir() -> Path:
     default = Path(tempfile.gettempdir()) / "fleetbench-fleet-cache"
     root = Path(os.environ.get("FLEETBENCH_FLEET_CACHE") or default)
     root.mkdir(parents=True, exist_ok=True)
+    snapshot_harness(root)
     return root.resolve()
+
+
+def snapshot_harness(shared: Path) -> Path:
+    """Copy files/harness to ``shared/harness-src`` once per session; every loopback SUT installs from it.
+
+    All loopback SUTs share one venv, and the harness role reinstalls into it whenever
+    the source checksum changes: a source edited during a test session would make all
+    hosts reinstall into the same venv at once. A per-session snapshot keeps the source
+    fixed for the whole session.
+    """
+    dest = shared / "harness-src"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(
+        REPO / "files" / "harness",
+        dest,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info", ".pytest_cache"),
+    )
+    return dest
 
 
 def host_vars(sshd: LoopbackSshd, root: Path, name: str, shared: Path, **extra) -> dict:
@@ -101,6 +123,7 @@ def host_vars(sshd: LoopbackSshd, root: Path, name: str, shared: Path, **extra) 
         "mlperf_work_dir": str(root / name / "work"),
         "hw_name": f"loop-{name}",
         "python_env_work_dir": str(shared),
+        "harness_source": str(shared / "harness-src"),
         # OS packages need root + apt; the molecule `fleet` scenario covers them over SSH.
         "mlperf_system_packages": False,
         **extra,
