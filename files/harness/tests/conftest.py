@@ -8,44 +8,19 @@ that need it skip with the reason.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-HARNESS = Path(__file__).resolve().parents[1]
-REPO = HARNESS.parents[1]
-SHARED = REPO.parent / "shared"
-IMAGENET_SAMPLE = SHARED / "datasets" / "imagenet-sample"
-
-if str(HARNESS) not in sys.path:
-    sys.path.insert(0, str(HARNESS))
-
-
-def harness_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HARNESS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("OMP_NUM_THREADS", "2")
-    return env
-
-
-def run_cli(*args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``python -m fleetbench_harness ARGS`` and return the completed process (text)."""
-    return subprocess.run(
-        [sys.executable, "-m", "fleetbench_harness", *map(str, args)],
-        env=harness_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def last_json(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
+from harness_testlib import (  # noqa: F401
+    HARNESS,
+    IMAGENET_SAMPLE,
+    REPO,
+    SHARED,
+    harness_env,
+    last_json,
+    run_cli,
+    write_conf,
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +45,6 @@ def imagenet_sample() -> Path:
     if not (IMAGENET_SAMPLE / "val_map.txt").is_file():
         pytest.skip(f"ImageNet sample test data absent: {IMAGENET_SAMPLE} (shared test data, not shipped)")
     return IMAGENET_SAMPLE
-
-
-def write_conf(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture

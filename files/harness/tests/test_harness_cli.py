@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_conf
 from fleetbench_harness.cli import build_parser
+from harness_testlib import run_cli, write_conf
 
 
 def _subparsers():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import last_json, run_cli, write_conf
 from fleetbench_harness.accuracy import predictions
+from harness_testlib import last_json, run_cli, write_conf
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import last_json, run_cli, write_conf
+from harness_testlib import last_json, run_cli, write_conf
 
 pytestmark = pytest.mark.slow
 
