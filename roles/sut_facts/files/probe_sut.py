@@ -12,6 +12,7 @@ Usage: ``python probe_sut.py DIR [TIMEOUT_S]``. Prints one JSON object::
      "accelerators": [{"vendor": "nvidia"|"amd", "name": str, "memory_mb": int,
                        "max_mhz": int, "driver": str}],
      "dir_exists": bool,             # DIR is a directory already
+     "draft": {"sha1": str, "mode": "0644"} | None,  # DIR/system_desc_draft.json as it is
      "errors": [str]}                # probes that failed (missing tools are not errors)
 
 Sources: nvidia-smi --query-gpu fields (memory.total in MiB, clocks.max.sm in
@@ -19,9 +20,11 @@ MHz with ``nounits``); rocm-smi --json keys "Card Series"/"Card series",
 "VRAM Total Memory (B)" (bytes), "Driver version".
 """
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -113,6 +116,18 @@ def _nics():
     return nics
 
 
+def _draft(where):
+    """sha1 and mode of the draft written last time (None when absent): an equal one is not rewritten."""
+    path = os.path.join(where, "system_desc_draft.json")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+    except OSError:
+        return None
+    return {"sha1": hashlib.sha1(data).hexdigest(), "mode": format(mode, "04o")}
+
+
 def main():
     where = sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~")
     timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
@@ -122,6 +137,7 @@ def main():
         "disk_kb": 0,
         "accelerators": [],
         "dir_exists": os.path.isdir(where),
+        "draft": _draft(where),
         "errors": ERRORS,
     }
 

@@ -1,0 +1,135 @@
+"""mlperf_pack: deterministic archive of a results tree, skip when unchanged, safe unpack."""
+
+import io
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack
+from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_pack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _modhelper import Fail, run_module
+
+
+def make_tree(root: Path) -> Path:
+    (root / "m" / "Offline" / "performance" / "run_1").mkdir(parents=True)
+    (root / "m" / "Offline" / "performance" / "run_1" / "result.json").write_text('{"a": 1}')
+    (root / "m" / "Offline" / "accuracy").mkdir(parents=True)
+    (root / "m" / "Offline" / "accuracy" / "accuracy.txt").write_text("accuracy=1.0%\n")
+    (root / "m" / ".hidden").write_text("no")
+    (root / ".git").mkdir()
+    (root / ".git" / "x").write_text("no")
+    return root
+
+
+def test_pack_is_deterministic_and_skips_hidden(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    draft = tmp_path / "draft.json"
+    draft.write_text("{}")
+    first = _pack.pack(tree, dest=tmp_path / "a.tar", extra={"system_desc_draft.json": str(draft)})
+    os.utime(tree / "m" / "Offline" / "accuracy" / "accuracy.txt", (1, 1))
+    second = _pack.pack(tree, dest=tmp_path / "b.tar", extra={"system_desc_draft.json": str(draft)})
+    assert first["checksum"] == second["checksum"]
+    assert first["changed"] and first["archive"] == str(tmp_path / "a.tar")
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        names = tar.getnames()
+        assert all(m.mtime == 0 and m.uid == 0 and m.uname == "" for m in tar.getmembers())
+    assert names == sorted(names)
+    assert names == [
+        "m/Offline/accuracy/accuracy.txt",
+        "m/Offline/performance/run_1/result.json",
+        "system_desc_draft.json",
+    ]
+    assert _pack.file_sha256(tmp_path / "a.tar") == first["checksum"]
+
+
+def test_pack_unchanged_writes_nothing(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    known = _pack.pack(tree)["checksum"]
+    again = _pack.pack(tree, dest=tmp_path / "x.tar", known_checksum=known)
+    assert again == {"checksum": known, "files": 2, "archive": None, "changed": False}
+    assert not (tmp_path / "x.tar").exists()
+    (tree / "m" / "Offline" / "accuracy" / "accuracy.txt").write_text("accuracy=2.0%\n")
+    changed = _pack.pack(tree, dest=tmp_path / "x.tar", known_checksum=known)
+    assert changed["changed"] and changed["checksum"] != known and (tmp_path / "x.tar").is_file()
+
+
+def test_unpack_writes_only_changed_files_and_marker(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    res = _pack.pack(tree, dest=tmp_path / "a.tar")
+    dest = tmp_path / "out"
+    (dest / "keep").mkdir(parents=True)
+    (dest / "keep" / "old.txt").write_text("kept")
+    first = _pack.unpack(tmp_path / "a.tar", dest, checksum=res["checksum"])
+    assert first["changed"] and len(first["written"]) == 2
+    assert (dest / "m" / "Offline" / "performance" / "run_1" / "result.json").read_text() == '{"a": 1}'
+    assert (dest / "keep" / "old.txt").read_text() == "kept"
+    marker = _pack.read_marker(dest)
+    assert marker["checksum"] == res["checksum"] and len(marker["names"]) == 2
+    mtime = (dest / "m" / "Offline" / "accuracy" / "accuracy.txt").stat().st_mtime_ns
+    again = _pack.unpack(tmp_path / "a.tar", dest, checksum=res["checksum"])
+    assert not again["changed"] and again["written"] == []
+    assert (dest / "m" / "Offline" / "accuracy" / "accuracy.txt").stat().st_mtime_ns == mtime
+    with pytest.raises(_pack.PackError, match="differs"):
+        _pack.unpack(tmp_path / "a.tar", dest, checksum="0" * 64)
+
+
+def test_unpack_check_mode_writes_nothing(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    _pack.pack(tree, dest=tmp_path / "a.tar")
+    res = _pack.unpack(tmp_path / "a.tar", tmp_path / "out", check_mode=True)
+    assert res["changed"] and len(res["written"]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["../evil", "/abs", "a/../../b"])
+def test_unpack_refuses_unsafe_members(tmp_path, name):
+    archive = tmp_path / "bad.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(_pack.PackError):
+        _pack.unpack(archive, tmp_path / "out")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_unpack_refuses_links(tmp_path):
+    archive = tmp_path / "bad.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("link")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        tar.addfile(info)
+    with pytest.raises(_pack.PackError, match="not a regular file"):
+        _pack.unpack(archive, tmp_path / "out")
+
+
+def test_module_pack_and_unpack(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    packed = run_module(mlperf_pack, {"path": str(tree), "dest": str(tmp_path / "a.tar")})
+    assert packed["changed"] and packed["files"] == 2
+    check = run_module(mlperf_pack, {"path": str(tree), "dest": str(tmp_path / "c.tar")}, check_mode=True)
+    assert check["changed"] and check["archive"] is None and not (tmp_path / "c.tar").exists()
+    same = run_module(
+        mlperf_pack,
+        {"path": str(tree), "dest": str(tmp_path / "b.tar"), "known_checksum": packed["checksum"]},
+    )
+    assert not same["changed"] and not (tmp_path / "b.tar").exists()
+    out = tmp_path / "out"
+    unpacked = run_module(
+        mlperf_pack,
+        {"state": "unpacked", "path": packed["archive"], "dest": str(out), "checksum": packed["checksum"]},
+    )
+    assert unpacked["changed"] and unpacked["files"] == 2
+    assert json.loads((out / _pack.MARKER).read_text())["checksum"] == packed["checksum"]
+
+
+def test_module_fails_on_empty_tree(tmp_path):
+    with pytest.raises(Fail, match="no files under"):
+        run_module(mlperf_pack, {"path": str(tmp_path / "missing")})
