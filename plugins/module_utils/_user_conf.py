@@ -276,3 +276,61 @@ def commit_run_dir(staging: str, run_dir: str, result: dict) -> None:
     os.rename(staging, run_dir)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+#: One benchmark at a time per machine: two LoadGen runs sharing the CPUs skew each other's figures,
+#: and two runs of the same run directory would remove each other's staging directory.
+RUN_LOCK_NAME = "fleetbench-mlperf-run.lock"
+#: How long a run waits for another benchmark on the same machine before failing (seconds).
+RUN_LOCK_TIMEOUT_S = 4 * 3600
+
+
+class RunLockTimeout(Exception):
+    """Another process held the machine's run lock for longer than the timeout."""
+
+
+class run_lock:
+    """Exclusive ``flock`` on ``<tmpdir>/fleetbench-mlperf-run.lock`` for the duration of a run.
+
+    ``waited_s`` (float, seconds) tells how long the run waited for another one; the holder's pid is
+    written into the file so that a timeout can name it. The kernel drops the lock when the holding
+    process dies, so a killed run never blocks the next one.
+    """
+
+    def __init__(
+        self, directory: str | None = None, timeout_s: float = RUN_LOCK_TIMEOUT_S, poll_s: float = 0.5
+    ):
+        self.path = os.path.join(directory or tempfile.gettempdir(), RUN_LOCK_NAME)
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.waited_s = 0.0
+        self._fd = None
+
+    def __enter__(self) -> run_lock:
+        import fcntl
+        import time
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start > self.timeout_s:
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                    os.close(fd)
+                    raise RunLockTimeout(
+                        f"another benchmark (pid {holder}) held {self.path} for over {self.timeout_s:.0f} s"
+                    ) from None
+                time.sleep(self.poll_s)
+        self.waited_s = round(time.monotonic() - start, 3)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None

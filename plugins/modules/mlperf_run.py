@@ -381,6 +381,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._mlperf_logs imp
     parse_run_dir,
 )
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import (
+    RunLockTimeout,
     cached_result,
     clean_stale_staging,
     commit_run_dir,
@@ -389,6 +390,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf impor
     make_staging_dir,
     read_result,
     render_user_conf,
+    run_lock,
 )
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._verdict import (
     loadgen_verdict,
@@ -858,8 +860,29 @@ def main():
             diff=diff,
         )
 
+    # One results directory per system: a request with another software configuration replaces the
+    # stored result. Say so (MLPerf names one system per hardware + software stack: use hw_name).
+    previous = read_result(run_dir) or {}
+    changed_config = [
+        f"{k} {previous[k]} -> {p[k]}"
+        for k in ("implementation", "backend", "device", "precision")
+        if previous.get(k) is not None and previous.get(k) != p[k]
+    ]
+    if changed_config:
+        module.warn(
+            f"replacing the stored result in {run_dir} ({', '.join(changed_config)}); to keep both, "
+            "give each configuration its own system name (-e hw_name=...)"
+        )
+
     env = {"PYTHONUNBUFFERED": "1"}
     env.update({str(k): str(v) for k, v in (p["environment"] or {}).items()})
+    # Held until this process exits (exit_json/fail_json end it), so through the commit of result.json.
+    try:
+        lock = run_lock().__enter__()
+    except RunLockTimeout as exc:
+        module.fail_json(msg=f"mlperf_run {p['model']} {p['scenario']} {p['mode']}: {exc}", run_dir=run_dir)
+    if lock.waited_s >= 1:
+        module.warn(f"waited {lock.waited_s:.0f} s for another benchmark on this machine ({lock.path})")
     started = _now_iso()
     clean_stale_staging(run_dir)
     staging = make_staging_dir(run_dir)
@@ -891,6 +914,8 @@ def main():
             harness = json.loads(harness_text)
         except ValueError:
             harness = {"unparsed": harness_text[:2000]}
+    for warning in harness.get("warnings") or []:
+        module.warn(f"harness ({p['model']} {p['scenario']} {p['mode']}): {warning}")
     perf_only = bool(harness.get("performance_only", bool(p["performance_only_model"])))
     verdict = loadgen_verdict(parsed)
     if p["mode"] == "accuracy":

@@ -1,0 +1,43 @@
+"""run_lock: one benchmark at a time per machine; a dead holder never blocks the next run."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import RunLockTimeout, run_lock
+
+COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+
+
+def test_second_holder_waits_then_times_out_naming_the_holder(tmp_path):
+    with run_lock(str(tmp_path)) as first:
+        assert first.waited_s < 1
+        with pytest.raises(RunLockTimeout, match=r"pid \d+"):
+            run_lock(str(tmp_path), timeout_s=0.3, poll_s=0.05).__enter__()
+    with run_lock(str(tmp_path), timeout_s=0.3) as again:
+        assert again.waited_s < 0.3
+
+
+def test_lock_of_a_killed_process_is_released(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(COLLECTIONS)!r})
+        from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import run_lock
+        run_lock({str(tmp_path)!r}).__enter__()
+        print("held", flush=True)
+        time.sleep(60)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockTimeout):
+            run_lock(str(tmp_path), timeout_s=0.2, poll_s=0.05).__enter__()
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_lock(str(tmp_path), timeout_s=2, poll_s=0.05) as lock:
+        assert lock.waited_s < 2
