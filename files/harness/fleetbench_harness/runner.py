@@ -128,10 +128,31 @@ def _cwd(path: Path):
         os.chdir(old)
 
 
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this process when its parent dies (the benchmark module killed with ansible-playbook).
+
+    An orphaned harness would keep the CPUs busy and skew the next run's figures. Polls
+    ``os.getppid()`` every ``poll_s`` seconds from a daemon thread; exits with status 3.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                print("fleetbench_harness: error: parent process ended; stopping the run", file=sys.stderr)
+                os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run(args: Any) -> dict[str, Any]:
     """Run one LoadGen test; write logs + ``harness.json`` to ``--output-dir``; return harness.json."""
     import mlperf_loadgen as lg
 
+    exit_with_parent()
     t_start = time.time()
     req = validate(args)
     entry = req["entry"]
@@ -179,6 +200,14 @@ def run(args: Any) -> dict[str, Any]:
     data, _labels, ds_info = dataset.load_preprocessed(
         args.dataset_path, spec, args.cache_dir, num_classes, args.count, threads=threads
     )
+    if args.count and args.count > len(data):
+        # Never silent: the run goes on with what the dataset has, and says so.
+        short = (
+            f"count {args.count} exceeds the {len(data)} image(s) of {args.dataset_path}: "
+            f"using {len(data)}"
+        )
+        warnings.append(short)
+        print(f"fleetbench_harness: warning: {short}", file=sys.stderr)
     # --performance-sample-count > user.conf/mlperf.conf override > registry; capped by the dataset.
     psc = (
         args.performance_sample_count

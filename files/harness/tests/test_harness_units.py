@@ -218,3 +218,35 @@ def test_nhwc_layout_and_artifact_layout_override(tmp_path):
         art.input_layout == registry.model("mobilenet")["artifacts"]["onnxruntime"]["float32"]["input_layout"]
     )
     assert art.label_offset == 1
+
+
+def test_harness_exits_when_its_parent_dies(tmp_path):
+    """An orphaned harness (its module killed) stops instead of loading the CPUs."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from harness_testlib import HARNESS
+
+    marker = tmp_path / "child.pid"
+    child = (
+        f"import os, sys, time; sys.path.insert(0, {str(HARNESS)!r}); "
+        "from fleetbench_harness.runner import exit_with_parent; "
+        f"open({str(marker)!r}, 'w').write(str(os.getpid())); exit_with_parent(0.1); time.sleep(30)"
+    )
+    # The intermediate shell starts the harness-like child, outlives its start-up, then exits:
+    # the child is orphaned.
+    subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{child}" & sleep 2'], check=True, timeout=30)
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    raise AssertionError("orphaned child kept running")
