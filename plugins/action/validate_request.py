@@ -27,11 +27,13 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
     COLLECTION_ROOT,
+    SUBMISSION_FIELDS,
     RequestError,
     did_you_mean,
     load_registry,
     request_names,
     resolve_request,
+    submission_problems,
 )
 
 # Extra-var names that are neither request variables nor role inputs but that
@@ -136,6 +138,16 @@ class ActionModule(ActionBase):
             request = resolve_request(raw, registry)
         except RequestError as err:
             problems.extend(err.problems)
+        # submission=true (collect.yml) needs names that are never defaulted: check them now, not after
+        # hours of benchmarks.
+        submission_values = {}
+        for name in ("submission", *SUBMISSION_FIELDS):
+            if name in task_vars:
+                try:
+                    submission_values[name] = self._templar.template(task_vars[name])
+                except AnsibleError:
+                    submission_values[name] = task_vars[name]
+        problems.extend(submission_problems(submission_values, registry))
 
         if problems:
             unknown = [p for p in problems if ": unknown variable" in p["message"]]

@@ -668,3 +668,48 @@ def _flag(col: _Collector, reg: dict, req: dict, field: str) -> None:
     if not values.get(value, {}).get("implemented", False):
         impl = [k for k, v in values.items() if v.get("implemented")]
         col.add(field, value, impl, f"{field} {value} is not implemented yet; implemented: {', '.join(impl)}")
+
+
+SUBMISSION_FIELDS = ("submitter", "division", "category", "submission_status")
+
+
+def submission_problems(values: dict, registry: dict) -> list[dict]:
+    """Problems of a ``submission=true`` request, found before anything runs.
+
+    ``values`` holds the variables as the user set them (absent = not set: ``division``,
+    ``category`` and ``submission_status`` are never defaulted for a submission). Allowed values come
+    from the registry (``submission.divisions``, ``submission.statuses``, ``variations.category``).
+    Returns ``[{field, value, allowed, message}]``; empty when ``submission`` is false or unset.
+    """
+    if str(values.get("submission", False)).strip().lower() not in ("true", "yes", "1", "on"):
+        return []
+    allowed = {
+        "submitter": None,
+        "division": list(registry["submission"]["divisions"]),
+        "category": list(registry["variations"]["category"]["values"]),
+        "submission_status": list(registry["submission"]["statuses"]),
+    }
+    problems = []
+    for field in SUBMISSION_FIELDS:
+        value = values.get(field)
+        choices = allowed[field]
+        if value in (None, ""):
+            hint = f"; allowed: {', '.join(choices)}" if choices else " (your organisation's name)"
+            problems.append(
+                {
+                    "field": field,
+                    "value": value,
+                    "allowed": choices,
+                    "message": f"{field}: required with submission=true (never defaulted){hint}",
+                }
+            )
+        elif choices and str(value) not in choices:
+            problems.append(
+                {
+                    "field": field,
+                    "value": value,
+                    "allowed": choices,
+                    "message": f"{field}: {value!r} is not allowed; allowed: {', '.join(choices)}",
+                }
+            )
+    return problems
