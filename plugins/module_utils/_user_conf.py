@@ -310,7 +310,12 @@ class run_lock:
         import fcntl
         import time
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            # another user's lock file (tmpdir with sticky bit): lock per user instead
+            self.path = f"{self.path}.{os.getuid()}"
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         start = time.monotonic()
         while True:
             try:
