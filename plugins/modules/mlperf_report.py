@@ -179,6 +179,13 @@ def main():
             title=p["title"],
             fetch_errors=p["fetch_errors"],
         )
+    if not report["runs"]:
+        # Never an empty table without a word: usually results_dir points one level too deep or high.
+        module.warn(
+            f"no MLPerf runs found under {p['results_dir']}: expected <execution_mode>_results/<system>/"
+            "<model>/<scenario>/... (this project, CM/MLC) or a submission tree "
+            "(<division>/<submitter>/results)"
+        )
     files = report.get("files") or {n: os.path.join(output_dir, n) for n in _report.REPORT_FILES}
     perf = [r for r in report["runs"] if r["mode"] == "performance"]
     summary = {
