@@ -140,6 +140,8 @@ def _acc_summary(acc):
         "met": acc.get("met"),
         "target": acc.get("target"),
         "reasons": list(acc.get("reasons") or []),
+        # how many samples the figure rests on: a 1-image smoke set must not read like ImageNet
+        "samples": acc.get("total"),
     }
 
 
@@ -378,7 +380,9 @@ def fmt_accuracy(acc):
     unit = acc.get("unit") or ""
     unit_text = "%" if unit == "%" else (f" {unit}" if unit else "")
     met = {True: "met", False: "NOT met", None: "no target"}[acc.get("met")]
-    return f"{acc.get('metric')} {acc['value']:.4g}{unit_text} ({met})"
+    samples = acc.get("samples")
+    on = f" on {int(samples)} sample{'s' if int(samples) != 1 else ''}" if samples else ""
+    return f"{acc.get('metric')} {acc['value']:.4g}{unit_text}{on} ({met})"
 
 
 def fmt_validity(rec):

@@ -127,7 +127,10 @@ def test_collect_submission_from_valid_tree(fleet, tmp_path):
         "category=datacenter",
     ]
     bad = run_playbook(inv, *args, check=False)
-    assert bad.returncode != 0 and "submission_status (available, preview, rdi)" in bad.stdout
+    # caught by the validate step, before any host is contacted
+    assert bad.returncode != 0
+    assert "submission_status: required with submission=true" in bad.stdout
+    assert "allowed: available, preview, rdi" in bad.stdout
     run_playbook(inv, *args, "submission_status=available")
     desc = json.loads((out / "submission" / "closed" / "Fleet" / "systems" / "sut-b.json").read_text())
     assert desc["status"] == "available" and desc["system_type"] == "datacenter"
