@@ -146,17 +146,21 @@ def main():
         registry = _registry.load_registry(p["registry_path"])
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"registry_path: {exc}")
-    report = _report.build_report(
-        p["results_dir"],
-        output_dir,
-        registry=registry,
-        hosts_file=hosts_file,
-        checker=p["checker"],
-        submission=p["submission"],
-        title=p["title"],
-        fetch_errors=p["fetch_errors"],
-        write=False,
-    )
+    def build(write):
+        return _report.build_report(
+            p["results_dir"],
+            output_dir,
+            registry=registry,
+            hosts_file=hosts_file,
+            checker=p["checker"],
+            submission=p["submission"],
+            title=p["title"],
+            fetch_errors=p["fetch_errors"],
+            write=write,
+        )
+
+    # Built once without writing to compare with the report on disk (idempotence), then written.
+    report = build(write=False)
     new = json.loads(json.dumps(_comparable(report), default=str))
     old_path = os.path.join(output_dir, "report.json")
     old = None
@@ -169,16 +173,7 @@ def main():
     present = all(os.path.isfile(os.path.join(output_dir, n)) for n in _report.REPORT_FILES)
     changed = not (present and old == new)
     if changed and not module.check_mode:
-        report = _report.build_report(
-            p["results_dir"],
-            output_dir,
-            registry=registry,
-            hosts_file=hosts_file,
-            checker=p["checker"],
-            submission=p["submission"],
-            title=p["title"],
-            fetch_errors=p["fetch_errors"],
-        )
+        report = build(write=True)
     if not report["runs"]:
         # Never an empty table without a word: usually results_dir points one level too deep or high.
         module.warn(
