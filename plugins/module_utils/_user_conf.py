@@ -306,10 +306,17 @@ class run_lock:
         self.waited_s = 0.0
         self._fd = None
 
+    #: Lock files this process holds, path -> descriptor. A module normally holds its lock until its
+    #: process exits; when modules run in one process (unit tests), the next run releases the last one.
+    _held: dict = {}  # noqa: RUF012
+
     def __enter__(self) -> run_lock:
         import fcntl
         import time
 
+        stale = run_lock._held.pop(self.path, None)
+        if stale is not None:
+            os.close(stale)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except PermissionError:
@@ -333,9 +340,11 @@ class run_lock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+        run_lock._held[self.path] = fd
         return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
+            run_lock._held.pop(self.path, None)
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None

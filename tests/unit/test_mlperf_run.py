@@ -296,12 +296,12 @@ def test_harness_bad_input_keeps_previous_result(tmp_path, dataset, cache_dir):
 @needs_images
 @pytest.mark.slow
 def test_killed_run_leaves_no_result(tmp_path, dataset, cache_dir):
-    # The real interpreter, SIGKILLed after 1 s (mid-import or mid-LoadGen): a killed harness.
+    # The real interpreter, SIGKILLed after 0.2 s (mid-import or mid-LoadGen): a killed harness.
     wrapper = tmp_path / "python-killed"
     wrapper.write_text(
         "#!/bin/sh\n"
         'case "$1" in -c) exec "' + PYTHON + '" "$@";; esac\n'
-        'exec timeout -s KILL 1 "' + PYTHON + '" "$@"\n'
+        'exec timeout -s KILL 0.2 "' + PYTHON + '" "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     run_dir = tmp_path / "run_1"
