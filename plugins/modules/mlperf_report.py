@@ -146,6 +146,7 @@ def main():
         registry = _registry.load_registry(p["registry_path"])
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"registry_path: {exc}")
+
     def build(write):
         return _report.build_report(
             p["results_dir"],

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Probe a SUT's CPU, memory, disk, NICs and accelerators in one module run (stdlib only)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: sut_probe
+short_description: Describe a SUT's CPU, memory, disk, NICs and accelerators
+version_added: "0.1.0"
+description:
+  - Reads C(lscpu -J), C(/proc/meminfo), C(/proc/cpuinfo), C(statvfs) of O(work_dir) (or its nearest existing
+    parent), sysfs (C(/sys/dev/block), C(/sys/class/net)) and, when installed, C(nvidia-smi) and C(rocm-smi),
+    and returns what it found at the top level of the result.
+  - Commands run as argv lists (no shell), each limited to O(timeout) seconds with coreutils C(timeout) when
+    the target has it. A missing tool is not an error; a tool that fails or times out is listed in
+    RV(errors) and the probe goes on.
+  - Also reports whether O(work_dir) exists and the sha1 and mode of C(<work_dir>/system_desc_draft.json),
+    so the C(sut_facts) role rewrites the draft only when it differs.
+  - Used by the C(fleetbench.mlperf.sut_facts) role. Reads only; never changes the host.
+author: fleetbench.mlperf contributors
+options:
+  work_dir:
+    description:
+      - The SUT work directory (C(mlperf_work_dir)). It need not exist; the disk size is then the one of
+        the filesystem holding its nearest existing parent.
+    type: path
+    required: true
+  timeout:
+    description:
+      - Seconds allowed for each probe command (C(lscpu), C(nvidia-smi), C(rocm-smi)).
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Probe CPU, memory, disk and accelerators
+  fleetbench.mlperf.sut_probe:
+    work_dir: /home/bench/fleetbench_mlperf
+    timeout: 20
+  register: probe
+
+- name: Say what was found
+  ansible.builtin.debug:
+    msg: >-
+      {{ probe['lscpu']['Model name'] | default('unknown CPU') }},
+      {{ probe['memory_kb'] // 1024 }} MiB, {{ probe['accelerators'] | length }} accelerator(s)
+"""
+
+RETURN = r"""
+lscpu:
+  description: "C(lscpu -J) as C({field: value}), field names without the trailing C(:); empty without lscpu."
+  returned: always
+  type: dict
+  sample: {"Architecture": "x86_64", "CPU(s)": "16", "Model name": "AMD EPYC 9334 32-Core Processor"}
+memory_kb:
+  description: MemTotal from C(/proc/meminfo) in KiB, 0 if unknown.
+  returned: always
+  type: int
+  sample: 131891300
+disk_kb:
+  description: Size in KiB of the filesystem holding O(work_dir) (or its nearest existing parent).
+  returned: always
+  type: int
+  sample: 61255492
+storage:
+  description: Block device holding O(work_dir) (or its nearest existing parent), from sysfs.
+  returned: always
+  type: dict
+  sample: {"device": "nvme0n1", "type": "NVMe SSD"}
+  contains:
+    device:
+      description: Disk name (the parent disk of a partition), empty when unknown.
+      type: str
+    type:
+      description: One of C(NVMe SSD), C(SSD), C(HDD), or empty when unknown.
+      type: str
+cpu_mhz:
+  description: C(cpu MHz) of the first CPU in C(/proc/cpuinfo) (current clock, MHz), 0 if unknown.
+  returned: always
+  type: int
+  sample: 2750
+nics:
+  description: Entries of C(/sys/class/net) backed by a device.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "eth0", "speed_mbps": 25000}]
+  contains:
+    name:
+      description: Interface name.
+      type: str
+    speed_mbps:
+      description: Link speed in Mb/s, 0 when unknown.
+      type: int
+accelerators:
+  description:
+    - NVIDIA GPUs (C(nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version
+      --format=csv,noheader,nounits)) then AMD GPUs (C(rocm-smi --showproductname --showmeminfo vram
+      --showdriverversion --json), keys "Card Series"/"Card series", "VRAM Total Memory (B)",
+      "Driver version").
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"vendor": "nvidia", "name": "NVIDIA H200", "memory_mb": 143771, "max_mhz": 1980, "driver": "550.54.15"}
+  contains:
+    vendor:
+      description: C(nvidia) or C(amd).
+      type: str
+    name:
+      description: Product name.
+      type: str
+    memory_mb:
+      description: Device memory in MiB.
+      type: int
+    max_mhz:
+      description: Maximum SM clock in MHz (NVIDIA); 0 when not reported (AMD).
+      type: int
+    driver:
+      description: Driver version.
+      type: str
+dir_exists:
+  description: Whether O(work_dir) is a directory already.
+  returned: always
+  type: bool
+  sample: true
+draft:
+  description: sha1 and mode of C(<work_dir>/system_desc_draft.json) as it is, null when absent.
+  returned: always
+  type: dict
+  sample: {"sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "mode": "0644"}
+errors:
+  description: Probes that failed (non-zero exit, timeout, unparsable output); missing tools are not errors.
+  returned: always
+  type: list
+  elements: str
+  sample: ["nvidia-smi: exit 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _sut_probe
+
+# coreutils `timeout` exits 124 when the command timed out (137 when it had to be killed).
+TIMED_OUT_RCS = (124, 137)
+
+
+def make_runner(module):
+    """A ``run(argv, timeout) -> str | None`` for the probe built on ``module.run_command``.
+
+    ``run_command`` has no timeout, so the argv is wrapped with coreutils ``timeout`` when the target
+    has it (otherwise the command runs without a limit).
+    """
+    timeout_bin = module.get_bin_path("timeout")
+
+    def run(argv, timeout):
+        exe = module.get_bin_path(argv[0])
+        if exe is None:
+            return None
+        cmd = [exe, *argv[1:]]
+        limited = bool(timeout_bin and timeout and timeout > 0)
+        if limited:
+            cmd = [timeout_bin, "--kill-after=5", str(int(timeout)), *cmd]
+        rc, out, err = module.run_command(cmd, expand_user_and_vars=False, errors="surrogate_or_replace")
+        if limited and rc in TIMED_OUT_RCS:
+            raise _sut_probe.CommandFailed(f"timed out after {int(timeout)}s")
+        if rc != 0:
+            raise _sut_probe.CommandFailed(f"exit {rc}: {(err or '').strip()[-200:]}")
+        return out
+
+    return run
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "work_dir": {"type": "path", "required": True},
+            "timeout": {"type": "int", "default": 20},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    result = _sut_probe.probe(p["work_dir"], p["timeout"], run=make_runner(module))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
