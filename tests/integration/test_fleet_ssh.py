@@ -5,7 +5,9 @@ controller. ``sut_bad`` has its ``mlperf_work_dir`` below a regular file (unwrit
 for root), so provisioning fails there; it is reported in ``hosts.json`` and the report
 with the failing task and reason, and the other two are unaffected. After the file is
 removed, ``--limit sut_bad`` completes it without touching the other two (recap and
-result timestamps), and the report then covers all three hosts.
+result timestamps), and the report then covers all three hosts. A re-run of the whole
+fleet then leaves all three out as current; with ``mlperf_verify_current`` a file
+touched on one SUT sends only that one through its (cached) steps.
 """
 
 from __future__ import annotations
@@ -94,3 +96,20 @@ def test_three_suts_one_broken_then_limit_rerun(loopback_sshd, fleet_warm, tmp_p
     assert before == {p: Path(p).stat().st_mtime for p in before}, "cached re-run rewrote results"
     stats = recap(proc.stdout)
     assert all(stats[h]["changed"] == 0 for h in ("sut_a", "sut_b", "sut_bad")), stats
+    # every SUT is current: left out without being contacted
+    flat = " ".join(proc.stdout.split())
+    assert "current, left out of this run: - sut_a - sut_b - sut_bad" in flat, proc.stdout[-4000:]
+    assert "Gather the minimal facts" not in proc.stdout
+
+    # 4. verified: a file touched on sut_a's SUT makes only sut_a go through its steps --------
+    touched = next((tmp_path / "sut_a" / "work" / "results").rglob("mlperf_log_summary.txt"))
+    touched.touch()
+    proc = run_playbook(inv, dict(request, mlperf_verify_current=True))
+    (tmp_path / "run4.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    flat = " ".join(proc.stdout.split())
+    assert "current, left out of this run: - sut_b - sut_bad" in flat, proc.stdout[-4000:]
+    assert "sut_a: 'changed on the SUT since the last complete run:" in flat, proc.stdout[-4000:]
+    stats = recap(proc.stdout)
+    assert all(stats[h]["changed"] == 0 for h in ("sut_a", "sut_b", "sut_bad")), stats
+    assert before == {p: Path(p).stat().st_mtime for p in before}, "the verified re-run rewrote results"

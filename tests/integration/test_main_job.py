@@ -150,9 +150,57 @@ def test_second_run_changes_nothing_and_reuses_results(job):
     counts = recap(proc.stdout)
     assert counts.get(SUT), _fail(proc, "no PLAY RECAP line for localhost")
     assert counts[SUT]["changed"] == 0, _fail(proc, "second run changed something")
-    assert "(cached)" in proc.stdout
+    # the SUT is current (same inputs, the controller holds its results): left out, and said so
+    assert "current, left out of this run: - localhost" in _flat(proc), _fail(proc, "no plan line")
+    assert "TASK [Run MLPerf LoadGen]" not in proc.stdout.replace("benchmark : ", "")
     assert _snapshot(job.work / "results") == before
+    assert (job.out / "report.md").is_file()
     print(f"cached second run: {proc.duration_s:.1f} s")
+
+    # every step again on request: all of them no-ops, the benchmarks cached
+    proc = job.run("-e", "mlperf_skip_current=false")
+    assert proc.returncode == 0, _fail(proc, "run with mlperf_skip_current=false failed")
+    assert recap(proc.stdout)[SUT]["changed"] == 0, _fail(proc, "a full cached pass changed something")
+    assert "(cached)" in proc.stdout
+    assert "skip_current is false" in proc.stdout
+    assert _snapshot(job.work / "results") == before
+
+
+def _flat(proc: subprocess.CompletedProcess) -> str:
+    """stdout with every run of whitespace made one space (the callback wraps long YAML lines)."""
+    return " ".join(proc.stdout.split())
+
+
+def test_changed_input_or_sut_file_makes_the_sut_run_again(job):
+    """A stamp holds only while inputs, the controller's copy and (verified) SUT files are unchanged."""
+    current = "current, left out of this run: - localhost"
+    # a changed role input: the plan names it
+    proc = job.run("--check", "-e", json.dumps({"benchmark_environment": {"OMP_NUM_THREADS": "1"}}))
+    assert proc.returncode == 0, _fail(proc, "--check with a changed input failed")
+    assert "changed since the last complete run: benchmark_environment" in _flat(proc), _fail(
+        proc, "no reason"
+    )
+
+    # the controller's copy lost a file: fetched again, then current once more
+    summary = next((job.out / "test_results" / SUT).rglob("mlperf_log_summary.txt"))
+    summary.unlink()
+    proc = job.run()
+    assert proc.returncode == 0, _fail(proc, "run after losing a controller file failed")
+    assert "file(s) of the controller's copy are gone" in _flat(proc), _fail(proc, "no reason")
+    assert summary.is_file()
+    assert current in _flat(job.run())
+
+    # verified: a touched file on the SUT makes it run (all cached), the stamp is renewed
+    os.utime(job.tree / "performance" / "run_1" / "mlperf_log_summary.txt", ns=(1, 1))
+    proc = job.run("-e", "mlperf_verify_current=true")
+    assert proc.returncode == 0, _fail(proc, "verified run failed")
+    sut_tree = job.work / "results" / "test_results" / SUT
+    assert f"changed on the SUT since the last complete run: {sut_tree}" in _flat(proc), _fail(
+        proc, "no reason"
+    )
+    assert recap(proc.stdout)[SUT]["changed"] == 0, _fail(proc, "the verified cached pass changed something")
+    proc = job.run("-e", "mlperf_verify_current=true")
+    assert current in _flat(proc), _fail(proc, "not current after the stamp was renewed")
 
 
 def test_benchmark_playbook_runs_alone(job):

@@ -1,0 +1,139 @@
+"""_run_stamp (digests, fingerprints, stamp files) and the path_digests module."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack, _run_stamp
+from ansible_collections.fleetbench.mlperf.plugins.modules import path_digests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _modhelper import run_module
+
+
+def _tree(root: Path) -> Path:
+    (root / "m" / "Offline").mkdir(parents=True)
+    (root / "m" / "Offline" / "result.json").write_text('{"a": 1}')
+    (root / "m" / "summary.txt").write_text("VALID\n")
+    return root
+
+
+def test_file_digest_follows_size_and_mtime(tmp_path):
+    f = tmp_path / "model.onnx"
+    f.write_bytes(b"x" * 10)
+    first = _run_stamp.path_digest(str(f))
+    assert first == _run_stamp.path_digest(str(f))
+    os.utime(f, ns=(1, 1))
+    assert _run_stamp.path_digest(str(f)) != first
+    assert _run_stamp.path_digest(str(tmp_path / "absent")) is None
+
+
+def test_tree_digest_sees_added_removed_and_touched_files(tmp_path):
+    root = _tree(tmp_path / "t")
+    first = _run_stamp.path_digest(str(root))
+    (root / "m" / "extra.txt").write_text("")
+    second = _run_stamp.path_digest(str(root))
+    assert second != first
+    (root / "m" / "extra.txt").unlink()
+    assert _run_stamp.path_digest(str(root)) == first
+    os.utime(root / "m" / "summary.txt", ns=(5, 5))
+    assert _run_stamp.path_digest(str(root)) != first
+
+
+def test_names_only_digest_ignores_content_but_not_names(tmp_path):
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "numpy").mkdir(parents=True)
+    (site / "numpy-2.0.dist-info").mkdir()
+    pattern = str(tmp_path / "lib" / "python*" / "site-packages")
+    first = _run_stamp.path_digest(pattern, names_only=True)
+    assert first is not None
+    (site / "numpy" / "core.py").write_text("changed")
+    assert _run_stamp.path_digest(pattern, names_only=True) == first
+    (site / "numpy-2.0.dist-info").rename(site / "numpy-2.1.dist-info")
+    assert _run_stamp.path_digest(pattern, names_only=True) != first
+    assert _run_stamp.path_digest(str(tmp_path / "nope" / "*"), names_only=True) is None
+
+
+def test_mismatched_lists_changed_and_missing_keys():
+    assert _run_stamp.mismatched({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": None}) == ["b"]
+    assert _run_stamp.mismatched({"a": "1"}, {}) == ["a"]
+    assert _run_stamp.mismatched({}, {}) == []
+
+
+def test_content_digest_skips_caches_and_sees_edits(tmp_path):
+    (tmp_path / "roles" / "r" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "r" / "tasks" / "main.yml").write_text("---\n")
+    (tmp_path / "roles" / "__pycache__").mkdir()
+    first = _run_stamp.content_digest(str(tmp_path), ["roles", "missing"])
+    (tmp_path / "roles" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert _run_stamp.content_digest(str(tmp_path), ["roles", "missing"]) == first
+    (tmp_path / "roles" / "r" / "tasks" / "main.yml").write_text("---\n# edit\n")
+    assert _run_stamp.content_digest(str(tmp_path), ["roles", "missing"]) != first
+
+
+def test_fingerprint_names_what_changed():
+    old = _run_stamp.fingerprint_parts({"model": "resnet50"}, {"hw_name": "a"}, "c1")
+    same = _run_stamp.fingerprint_parts({"model": "resnet50"}, {"hw_name": "a"}, "c1")
+    assert _run_stamp.fingerprint(old) == _run_stamp.fingerprint(same)
+    new = _run_stamp.fingerprint_parts({"model": "resnet50", "count": 8}, {"hw_name": "b"}, "c2", "h")
+    assert _run_stamp.fingerprint(new) != _run_stamp.fingerprint(old)
+    assert _run_stamp.changed_parts(old, new) == [
+        "the collection's files",
+        "harness_source",
+        "the request",
+        "hw_name",
+    ]
+    # values JSON cannot encode are hashed through str(), never an error
+    assert _run_stamp.fingerprint_parts({"p": Path("/x")}, {}, "c")["request"]
+
+
+def test_stamp_round_trip_is_atomic_and_schema_checked(tmp_path):
+    path = str(tmp_path / ".fleetbench-state" / "sut1.json")
+    assert _run_stamp.read_stamp(path) is None
+    data = {"schema": _run_stamp.SCHEMA, "recorded": "t1", "fingerprint": "f"}
+    _run_stamp.write_stamp(path, data)
+    assert _run_stamp.read_stamp(path) == data
+    assert [p.name for p in (tmp_path / ".fleetbench-state").iterdir()] == ["sut1.json"]
+    assert _run_stamp.same_record(data, dict(data, recorded="t2"))
+    assert not _run_stamp.same_record(data, dict(data, fingerprint="g"))
+    assert not _run_stamp.same_record(None, data)
+    Path(path).write_text(json.dumps({"schema": 999}))
+    assert _run_stamp.read_stamp(path) is None
+    Path(path).write_text("{not json")
+    assert _run_stamp.read_stamp(path) is None
+
+
+def test_local_copy_problem_after_unpack(tmp_path):
+    tree = _tree(tmp_path / "sut")
+    archive = tmp_path / "a.tar"
+    packed = _pack.pack(str(tree), str(archive))
+    dest = tmp_path / "controller"
+    _pack.unpack(str(archive), str(dest), packed["checksum"])
+    checksum = packed["checksum"]
+    assert _run_stamp.local_copy_problem(str(dest), checksum, _pack.read_marker) is None
+    assert "later or other run" in _run_stamp.local_copy_problem(str(dest), "other", _pack.read_marker)
+    (dest / "m" / "summary.txt").unlink()
+    assert "are gone" in _run_stamp.local_copy_problem(str(dest), checksum, _pack.read_marker)
+    assert "no unpacked copy" in _run_stamp.local_copy_problem(
+        str(tmp_path / "none"), checksum, _pack.read_marker
+    )
+
+
+def test_path_digests_module_reports_and_compares(tmp_path):
+    root = _tree(tmp_path / "results")
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    args = {
+        "paths": [str(root), str(tmp_path / "absent")],
+        "names_only": [str(tmp_path / "venv/lib/python*/site-packages")],
+    }
+    first = run_module(path_digests, args, check_mode=True)
+    assert first["changed"] is False and first["mismatched"] == [] and first["unchanged"] is False
+    assert first["digests"][f"tree:{tmp_path / 'absent'}"] is None
+    again = run_module(path_digests, dict(args, expected=first["digests"]))
+    assert again["unchanged"] is True
+    (site / "onnxruntime-1.20.dist-info").mkdir()
+    changed = run_module(path_digests, dict(args, expected=first["digests"]))
+    assert changed["unchanged"] is False
+    assert changed["mismatched"] == [f"names:{tmp_path / 'venv/lib/python*/site-packages'}"]
