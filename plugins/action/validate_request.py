@@ -158,7 +158,9 @@ class ActionModule(ActionBase):
             result.update(
                 failed=True,
                 msg="\n".join(lines),
-                problems=[{k: p[k] for k in ("field", "value", "allowed", "message")} for p in problems],
+                # The messages (with the allowed values) are in msg already; ansible-core prints a failed
+                # result in full, so the structured list stays short.
+                problems=[{k: p[k] for k in ("field", "value")} for p in problems],
             )
             return result
 

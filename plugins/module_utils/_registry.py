@@ -246,7 +246,7 @@ def _choice(col: _Collector, reg: dict, field: str, value: Any) -> str | None:
 
 def _scenarios(col: _Collector, reg: dict, value: Any) -> list[str]:
     group = reg["variations"]["scenario"]
-    if value is None or value == "" or value == []:
+    if value is None:
         return [group["default"]]
     if isinstance(value, str):
         items = [s.strip() for s in value.split(",") if s.strip()]
@@ -264,7 +264,9 @@ def _scenarios(col: _Collector, reg: dict, value: Any) -> list[str]:
             "scenario",
             value,
             list(group["values"]),
-            "scenario: empty; allowed: " + ", ".join(group["values"]),
+            "scenario: empty; allowed: "
+            + ", ".join(group["values"])
+            + f" (leave it out for the default, {group['default']})",
         )
     return out
 
@@ -406,10 +408,19 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     models = list(reg["models"])
     model_aliases = rsec.get("model_aliases") or {}
     mval = raw.get("model")
-    if mval is None or mval == "":
+    if mval is None:
         mval = rsec.get("model_default", models[0])
     m = str(mval).strip()
-    if m in reg["models"]:
+    if not m:
+        col.add(
+            "model",
+            mval,
+            models,
+            f"model: empty; allowed: {_allowed_text(models, model_aliases)} "
+            f"(leave it out for the default, {rsec.get('model_default', models[0])})",
+        )
+        req["model"] = None
+    elif m in reg["models"]:
         req["model"] = m
     elif m in model_aliases:
         req["model"] = model_aliases[m]
@@ -450,6 +461,12 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
         col, "performance_only_model", raw.get("performance_only_model"), None, True
     )
     req["warnings"] = []
+    if req.get("regenerate_files"):
+        # CM's flag; here nothing is cached that it would refresh, so say so instead of ignoring it.
+        req["warnings"].append(
+            "regenerate_files: accepted for CM compatibility and has no effect here - the report and the "
+            "submission tree are rebuilt from the results on every run (rerun=true measures again)"
+        )
     req["dataset_path"] = None
 
     entry = reg["models"].get(req["model"]) if req["model"] else None

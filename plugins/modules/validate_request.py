@@ -95,7 +95,7 @@ extra_vars_checked:
   type: list
   elements: str
 problems:
-  description: Every problem found, each with C(field), C(value), C(allowed) and C(message).
+  description: Each problem as C(field) and C(value); RV(msg) has the messages and the allowed values.
   returned: failure
   type: list
   elements: dict

@@ -393,3 +393,20 @@ def test_registry_copy_is_not_mutated(tmp_path):
     reg = R.load_registry(tmp_path / "r.yml")
     R.model_info("resnet50", reg)
     assert "accuracy_targets" not in reg["models"]["resnet50"]
+
+
+def test_empty_model_or_scenario_is_an_error_not_the_default():
+    """`-e scenario=` (an unset shell variable, say) must not silently mean Offline."""
+    for raw in ({"scenario": ""}, {"scenario": []}, {"scenario": " , "}, {"model": ""}, {"model": "  "}):
+        err = fails(raw)
+        field = next(iter(raw))
+        assert err.field == field, raw
+        assert f"{field}: empty; allowed:" in err.problems[0]["message"]
+        assert "leave it out for the default" in err.problems[0]["message"]
+
+
+def test_regenerate_files_is_accepted_with_a_warning():
+    req = resolve_request({"regenerate_files": True})
+    assert req["regenerate_files"] is True
+    assert any(w.startswith("regenerate_files: accepted for CM compatibility") for w in req["warnings"])
+    assert not any("regenerate_files" in w for w in resolve_request({})["warnings"])
