@@ -51,7 +51,9 @@ options:
     description: V(unpacked) only - expected sha256 of the archive (RV(checksum) of the pack).
     type: str
   require_files:
-    description: V(packed) only - fail when the tree (without O(extra_files)) holds no file.
+    description:
+      - V(packed) only - fail when the tree (without O(extra_files)) holds no file.
+      - In check mode a note instead (RV(ignore:changed) true), since the benchmark would fill the tree.
     type: bool
     default: true
 author: fleetbench.mlperf contributors
@@ -132,6 +134,15 @@ def main():
         if p["state"] == "packed":
             extra = {str(k): os.path.expanduser(str(v)) for k, v in (p["extra_files"] or {}).items()}
             if p["require_files"] and not _pack.list_tree(p["path"]):
+                if module.check_mode:
+                    # --check on a SUT not benchmarked yet: the runs that would fill the tree did not happen.
+                    module.exit_json(
+                        changed=True,
+                        checksum=None,
+                        files=0,
+                        archive=None,
+                        msg=f"check mode: no results under {p['path']} yet; the benchmark would write them",
+                    )
                 module.fail_json(
                     msg=f"results: no files under {p['path']} (benchmark not run, or another execution_mode?)"
                 )

@@ -254,5 +254,8 @@ def test_check_mode_on_a_fresh_host_writes_nothing(tmp_path, fleet_shared_dir):
     assert "python_env: installing" in proc.stdout
     assert "harness: would install" in proc.stdout
     assert "Offline performance: would run (check mode)" in proc.stdout
+    # collect says the SUT has no results yet (the benchmark would write them); no fetch failure
+    assert "check mode: no results under" in proc.stdout, _fail(proc, "no check-mode note from collect")
+    assert "failed host(s)" in proc.stdout and "0 failed host(s)" in proc.stdout, _fail(proc, "a host failed")
     for path in (fresh.work, fresh.shared, fresh.root / "controller"):
         assert not path.exists(), f"--check created {path}"
