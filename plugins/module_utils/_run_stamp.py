@@ -36,7 +36,8 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
+
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import write_json_atomic
 
 SCHEMA = 1
 STAMP_DIR = ".fleetbench-state"
@@ -205,18 +206,9 @@ def same_record(old, new):
 
 
 def write_stamp(path, data):
-    """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".stamp-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (temp file + fsync + rename), creating its directory."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_json_atomic(path, data)
 
 
 def now_iso():
