@@ -259,3 +259,21 @@ def test_check_mode_on_a_fresh_host_writes_nothing(tmp_path, fleet_shared_dir):
     assert "failed host(s)" in proc.stdout and "0 failed host(s)" in proc.stdout, _fail(proc, "a host failed")
     for path in (fresh.work, fresh.shared, fresh.root / "controller"):
         assert not path.exists(), f"--check created {path}"
+
+
+def test_every_sut_failing_still_writes_a_report(tmp_path, fleet_shared_dir):
+    """The only SUT fails in provision: the report still names it, and the run exits 2 at the end."""
+    broken = Job(tmp_path, fleet_shared_dir)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the work dir should be\n")
+    broken.work = blocker / "work"
+    proc = broken.run()
+    assert proc.returncode == 2, _fail(proc, "a run whose only SUT failed did not exit 2")
+    counts = recap(proc.stdout)[SUT]
+    assert counts["failed"] == 1, _fail(proc, "the failed SUT is not failed in the recap")
+    assert "failed earlier in this run, at 'Ensure the work directory exists'" in _flat(proc)
+    report = (broken.out / "report.md").read_text()
+    failed = report.split("## Failed hosts", 1)[1].split("\n## ", 1)[0]
+    assert SUT in failed and "Ensure the work directory exists" in failed, failed
+    status = json.loads((broken.out / "hosts.json").read_text())[SUT]
+    assert status["status"] == "failed" and status["play"] == "Provision | prepare each SUT", status
