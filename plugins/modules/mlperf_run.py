@@ -677,8 +677,12 @@ def _execute(module, params, staging, user_conf, env):
         for argv in steps:
             console.write("$ " + " ".join(argv) + "\n")
             console.flush()
+            # The harness ends itself when this process dies (fleetbench_harness.runner.exit_with_parent).
             rc, out, err = module.run_command(
-                argv, cwd=staging, environ_update=env, expand_user_and_vars=False
+                argv,
+                cwd=staging,
+                environ_update=dict(env, FLEETBENCH_PARENT_PID=str(os.getpid())),
+                expand_user_and_vars=False,
             )
             console.write(out or "")
             console.write(err or "")

@@ -224,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv
+        if args.command in ("run", "accuracy"):
+            # Before the backends load: a parent killed during start-up must not leave an orphan.
+            from fleetbench_harness.runner import exit_with_parent
+
+            exit_with_parent()
         handler = {
             "run": _cmd_run,
             "accuracy": _cmd_accuracy,

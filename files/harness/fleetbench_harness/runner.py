@@ -128,22 +128,53 @@ def _cwd(path: Path):
         os.chdir(old)
 
 
+PARENT_PID_ENV = "FLEETBENCH_PARENT_PID"
+_WATCHING: list[int] = []
+
+
 def exit_with_parent(poll_s: float = 1.0) -> None:
     """End this process when its parent dies (the benchmark module killed with ansible-playbook).
 
-    An orphaned harness would keep the CPUs busy and skew the next run's figures. Polls
-    ``os.getppid()`` every ``poll_s`` seconds from a daemon thread; exits with status 3.
+    An orphaned harness would keep the CPUs busy, skew the next run's figures and outlive the
+    module's run lock. The parent is the pid in ``$FLEETBENCH_PARENT_PID`` (set by the
+    ``mlperf_run`` module) or else ``os.getppid()`` at the first call. Three guards:
+
+    * the parent is already gone (it died while this process started): exit at once;
+    * Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel signals this process when the
+      parent exits (best effort, through ctypes);
+    * everywhere: a daemon thread polls ``os.getppid()`` every ``poll_s`` seconds.
+
+    Exits with status 3 and a line on stderr. Calling it again does nothing.
     """
+    if _WATCHING:
+        return
     import threading
 
-    parent = os.getppid()
+    try:
+        parent = int(os.environ.get(PARENT_PID_ENV, "") or os.getppid())
+    except ValueError:
+        parent = os.getppid()
+    _WATCHING.append(parent)
+
+    def gone() -> None:
+        print("fleetbench_harness: error: parent process ended; stopping the run", file=sys.stderr)
+        os._exit(3)
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            import signal
+
+            pr_set_pdeathsig = 1  # <linux/prctl.h>
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:
+        gone()
 
     def watch() -> None:
         while True:
             time.sleep(poll_s)
             if os.getppid() != parent:
-                print("fleetbench_harness: error: parent process ended; stopping the run", file=sys.stderr)
-                os._exit(3)
+                gone()
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
@@ -203,8 +234,7 @@ def run(args: Any) -> dict[str, Any]:
     if args.count and args.count > len(data):
         # Never silent: the run goes on with what the dataset has, and says so.
         short = (
-            f"count {args.count} exceeds the {len(data)} image(s) of {args.dataset_path}: "
-            f"using {len(data)}"
+            f"count {args.count} exceeds the {len(data)} image(s) of {args.dataset_path}: using {len(data)}"
         )
         warnings.append(short)
         print(f"fleetbench_harness: warning: {short}", file=sys.stderr)

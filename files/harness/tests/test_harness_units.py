@@ -250,3 +250,21 @@ def test_harness_exits_when_its_parent_dies(tmp_path):
         time.sleep(0.1)
     os.kill(pid, 9)
     raise AssertionError("orphaned child kept running")
+
+
+def test_harness_exits_at_once_when_its_parent_died_during_start_up(tmp_path):
+    """The module's pid comes in FLEETBENCH_PARENT_PID; a different parent means it is gone already."""
+    import os
+    import subprocess
+    import sys
+
+    from harness_testlib import HARNESS
+
+    env = dict(os.environ, FLEETBENCH_PARENT_PID="1", PYTHONPATH=str(HARNESS))
+    code = (
+        "import sys; from fleetbench_harness.runner import exit_with_parent; "
+        "exit_with_parent(0.1); import time; time.sleep(30)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 3, proc
+    assert "parent process ended" in proc.stderr
