@@ -17,12 +17,14 @@ process), so it finishes in well under a second.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
 from ansible import context
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
@@ -43,24 +45,34 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token"})
 ALLOWED_PREFIXES = ("ansible_",)
 
-_ROLE_INPUTS: dict[str, frozenset] = {}
+_ROLE_INPUTS: dict[str, dict[str, str]] = {}
 
 
-def role_input_names(roles_dir: Path | None = None) -> frozenset:
-    """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
+def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
+    """``{option: type}`` of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory).
+
+    The type is the spec's ``type`` (``str`` when none is given); an option declared by several
+    entry points keeps its first declared type.
+    """
     roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
     key = str(roles)
     if key not in _ROLE_INPUTS:
-        names: set[str] = set()
+        types: dict[str, str] = {}
         for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
             try:
                 data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError) as exc:
                 raise AnsibleError(f"validate_request: cannot read {spec}: {exc}") from exc
             for entry in (data.get("argument_specs") or {}).values():
-                names.update((entry or {}).get("options", {}) or {})
-        _ROLE_INPUTS[key] = frozenset(names)
+                for name, option in ((entry or {}).get("options", {}) or {}).items():
+                    types.setdefault(name, str((option or {}).get("type") or "str"))
+        _ROLE_INPUTS[key] = types
     return _ROLE_INPUTS[key]
+
+
+def role_input_names(roles_dir: Path | None = None) -> frozenset:
+    """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
+    return frozenset(role_input_types(roles_dir))
 
 
 def command_line_extra_vars(loader) -> dict:
@@ -120,7 +132,21 @@ class ActionModule(ActionBase):
             extra_names = sorted(extra)
             allowed = set(names) | set(role_input_names()) | ALWAYS_ALLOWED | set(allow)
             candidates = sorted(allowed)
+            types = role_input_types()
             for name in extra_names:
+                if types.get(name) == "bool" and name not in names:
+                    # A role input switch: say it here, not as a role argument-spec dump later.
+                    try:
+                        boolean(extra[name], strict=True)
+                    except TypeError:
+                        problems.append(
+                            {
+                                "field": name,
+                                "value": extra[name],
+                                "allowed": ["true", "false"],
+                                "message": f"{name}: {extra[name]!r} is not a boolean; allowed: true, false",
+                            }
+                        )
                 if name in allowed or name.startswith(ALLOWED_PREFIXES):
                     continue
                 problems.append(
@@ -164,6 +190,10 @@ class ActionModule(ActionBase):
             )
             return result
 
+        # Relative to where ansible-playbook was started, once: tasks, modules and the hosts.json
+        # callback would each resolve a relative path against another directory.
+        if request.get("output_dir"):
+            request["output_dir"] = os.path.abspath(os.path.expanduser(str(request["output_dir"])))
         warnings = list(request.get("warnings") or [])
         result.update(changed=False, request=request, extra_vars_checked=extra_names)
         if warnings:

@@ -164,9 +164,11 @@ class CallbackModule(CallbackBase):
             self._play_output_dir,
         ):
             if cand:
-                return Path(os.path.expanduser(str(cand)))
+                # A relative -e output_dir is relative to where ansible-playbook started, as in the
+                # validate_request action.
+                return Path(os.path.abspath(os.path.expanduser(str(cand))))
         base = Path(self._playbook_dir).parent if self._playbook_dir else Path.cwd()
-        return base / "results"
+        return (base / "results").resolve()
 
     def _write(self) -> None:
         updates = {name: dict(entry) for name, entry in self._hosts.items()}

@@ -122,3 +122,17 @@ def test_bad_template_names_the_field():
 def test_extra_var_check_can_be_disabled(value):
     res = run_action(args={"check_extra_vars": value}, task_vars={"model": "resnet50"}, extra_vars=["oops=1"])
     assert not res.get("failed"), res
+
+
+def test_a_role_switch_given_with_e_must_be_a_boolean():
+    res = run_action(task_vars={"model": "efficientnet"}, extra_vars=["mlperf_skip_current=maybe"])
+    assert res["failed"]
+    assert "mlperf_skip_current: 'maybe' is not a boolean; allowed: true, false" in res["msg"]
+    ok = run_action(task_vars={"model": "efficientnet"}, extra_vars=["mlperf_verify_current=yes"])
+    assert not ok.get("failed"), ok
+
+
+def test_relative_output_dir_is_made_absolute_against_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run_action(task_vars={"model": "efficientnet", "output_dir": "relout"})
+    assert res["request"]["output_dir"] == str(tmp_path / "relout")
