@@ -31,6 +31,7 @@ description:
     C(mlperf_request.output_dir) returned by any task (the validate step's resolved request); the
     play variable C(output_dir) (templated with the play's variables); finally C(./results)
     relative to the directory of the playbook's parent (the repository's C(results/))."
+  - Nothing is written in check mode (C(--check)).
   - Hosts created implicitly by ansible-core (the implicit C(localhost) that runs controller-side
     plays) are not recorded.
 options: {}
@@ -43,6 +44,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 try:
@@ -172,7 +174,8 @@ class CallbackModule(CallbackBase):
 
     def _write(self) -> None:
         updates = {name: dict(entry) for name, entry in self._hosts.items()}
-        if not updates:
+        if not updates or context.CLIARGS.get("check"):
+            # --check changes nothing on disk, this record included.
             return
         try:
             merge_hosts(self._output_dir() / HOSTS_FILE, updates)

@@ -24,7 +24,7 @@ does not re-measure for those either - its result cache ignores them too).
 Stamp file (JSON, one per inventory host, ``<output_dir>/.fleetbench-state/<host>.json``)::
 
     {"schema": 1, "host": str, "recorded": iso8601, "fingerprint": sha256-hex,
-     "parts": {part name: sha256-hex},   # "request", "collection", "harness_source", "var:<name>"
+     "parts": {part name: sha256-hex},   # "request:<field>", "collection", "harness_source", "var:<name>"
      "digests": {key: digest | None},    # keys "tree:<path>" / "names:<path>" (see digests())
      "results_local_root": str, "pack_checksum": sha256-hex, "facts": {name: value}}
 """
@@ -154,14 +154,19 @@ def content_digest(root, subdirs):
 
 
 def fingerprint_parts(request, inputs, collection, harness_source=None):
-    """``{part: sha256}``: "request", "collection", one "var:<name>" per input, "harness_source".
+    """``{part: sha256}``: one "request:<field>" per request field, "collection", one "var:<name>"
+    per input, "harness_source".
 
     ``request`` is the resolved request (dict), ``inputs`` maps input variable names to their
-    raw values, ``collection`` and ``harness_source`` are content digests (the latter None when
-    the harness source is the collection's own).
+    raw values (None and "" count as not given: ``-e x=`` is the same input as no ``x``),
+    ``collection`` and ``harness_source`` are content digests (the latter None when the harness
+    source is the collection's own).
     """
-    parts = {"request": _sha(_canonical(request)), "collection": collection}
-    parts.update({f"var:{name}": _sha(_canonical(value)) for name, value in inputs.items()})
+    parts = {f"request:{field}": _sha(_canonical(value)) for field, value in request.items()}
+    parts["collection"] = collection
+    parts.update(
+        {f"var:{name}": _sha(_canonical(value)) for name, value in inputs.items() if value not in (None, "")}
+    )
     if harness_source:
         parts["harness_source"] = harness_source
     return parts
@@ -173,15 +178,17 @@ def fingerprint(parts):
 
 
 def changed_parts(old, new):
-    """Human names of the parts that differ: "the request", "the collection", "input X", ..."""
+    """Human names of the parts that differ: "request field count", "the collection's files", "hw_name"."""
     names = []
     for key in sorted(set(old) | set(new)):
         if old.get(key) == new.get(key):
             continue
         if key.startswith("var:"):
             names.append(key[4:])
+        elif key.startswith("request:"):
+            names.append(f"request field {key[8:]}")
         else:
-            names.append({"request": "the request", "collection": "the collection's files"}.get(key, key))
+            names.append({"collection": "the collection's files"}.get(key, key))
     return names
 
 

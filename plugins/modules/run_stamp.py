@@ -116,7 +116,7 @@ fingerprint:
   returned: state=check
   type: str
 parts:
-  description: One sha256 per input (C(request), C(collection), C(var:<name>), C(harness_source)).
+  description: One sha256 per input (C(request:<field>), C(collection), C(var:<name>), C(harness_source)).
   returned: state=check
   type: dict
 recorded:

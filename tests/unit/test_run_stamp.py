@@ -81,11 +81,15 @@ def test_fingerprint_names_what_changed():
     assert _run_stamp.changed_parts(old, new) == [
         "the collection's files",
         "harness_source",
-        "the request",
+        "request field count",
         "hw_name",
     ]
     # values JSON cannot encode are hashed through str(), never an error
-    assert _run_stamp.fingerprint_parts({"p": Path("/x")}, {}, "c")["request"]
+    assert _run_stamp.fingerprint_parts({"p": Path("/x")}, {}, "c")["request:p"]
+    # an empty input is the same as no input
+    assert _run_stamp.fingerprint_parts({}, {"output_dir": ""}, "c") == _run_stamp.fingerprint_parts(
+        {}, {}, "c"
+    )
 
 
 def test_stamp_round_trip_is_atomic_and_schema_checked(tmp_path):
