@@ -129,9 +129,7 @@ class ActionModule(ActionBase):
             return dict(
                 out, reason="changed since the last complete run: " + ", ".join(changed or ["inputs"])
             )
-        problem = _run_stamp.local_copy_problem(
-            stamp.get("results_local_root", ""), stamp.get("pack_checksum"), _pack.read_marker
-        )
+        problem = _pack.copy_problem(stamp.get("results_local_root", ""), stamp.get("pack_checksum"))
         if problem:
             return dict(out, reason=problem)
         current = dict(out, current=True, facts=stamp.get("facts") or {})

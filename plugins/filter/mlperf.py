@@ -16,11 +16,15 @@
     compares against the performance run, TEST01 against the accuracy run).
 ``fleetbench.mlperf.run_dir``
     ``item | fleetbench.mlperf.run_dir(tree)`` -> ``tree ~ '/' ~ item.subdir``.
+``fleetbench.mlperf.intact_copy_checksum``
+    ``local_root | fleetbench.mlperf.intact_copy_checksum`` -> the pack checksum of the
+    controller's unpacked copy when it is intact (``_pack.copy_problem``), else ``""``.
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._pack import intact_checksum
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info as _model_info
 
 MODE_ORDER = ("performance", "accuracy")
@@ -71,8 +75,18 @@ def run_dir(run, tree):
     return str(tree).rstrip("/") + "/" + run["subdir"]
 
 
+def intact_copy_checksum(local_root):
+    """Pack checksum of the controller's copy in ``local_root`` when it is intact, else ``""``."""
+    return intact_checksum(str(local_root))
+
+
 class FilterModule:
     """fleetbench.mlperf filters."""
 
     def filters(self):
-        return {"model_info": model_info, "run_matrix": run_matrix, "run_dir": run_dir}
+        return {
+            "model_info": model_info,
+            "run_matrix": run_matrix,
+            "run_dir": run_dir,
+            "intact_copy_checksum": intact_copy_checksum,
+        }

@@ -137,8 +137,13 @@ def file_sha256(path):
     return sha.hexdigest()
 
 
+def _stat(path):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
 def read_marker(dest):
-    """The marker of the last unpack into ``dest`` (``{checksum, names}``) or None."""
+    """The marker of the last unpack into ``dest`` (``{checksum, names, stat}``) or None."""
     try:
         with open(os.path.join(dest, MARKER), encoding="utf-8") as fh:
             data = json.load(fh)
@@ -152,7 +157,8 @@ def unpack(archive, dest, checksum=None, check_mode=False):
 
     Files in ``dest`` that are not in the archive are kept. Members must be regular files with
     relative names inside ``dest``. Writes ``dest/.fleetbench-pack.json`` (``checksum``, member
-    names) so the next collect can tell whether the SUT's tree changed. Returns
+    ``names`` and their ``stat`` as ``[size, mtime_ns]`` after the unpack) so the next collect can
+    tell whether the SUT's tree changed and whether this copy is still as unpacked. Returns
     ``{"changed", "written": [names], "files": n, "checksum"}``.
     """
     actual = file_sha256(archive)
@@ -185,9 +191,48 @@ def unpack(archive, dest, checksum=None, check_mode=False):
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
     marker = {"checksum": actual, "names": names}
+    if not check_mode:
+        marker["stat"] = {n: _stat(os.path.join(dest, *n.split("/"))) for n in names}
     changed = bool(written) or read_marker(dest) != marker
     if changed and not check_mode:
         os.makedirs(dest, exist_ok=True)
         with open(os.path.join(dest, MARKER), "w", encoding="utf-8") as fh:
             json.dump(marker, fh, indent=1, sort_keys=True)
     return {"changed": changed, "written": written, "files": len(names), "checksum": actual}
+
+
+def copy_problem(dest, checksum=None):
+    """Why ``dest`` is not intact as the last unpack left it (str), or None when it is.
+
+    Intact: the marker is there (and has ``checksum`` when one is given), every file it lists
+    exists and, when the marker has ``stat``, still has that size and mtime (so an edited file
+    counts, without reading any content).
+    """
+    marker = read_marker(dest)
+    if not marker:
+        return f"the controller has no unpacked copy in {dest}"
+    if checksum is not None and marker.get("checksum") != checksum:
+        return "the controller's copy was fetched from a later or other run"
+    stats = marker.get("stat") or {}
+    missing, edited = [], []
+    for name in marker.get("names") or []:
+        path = os.path.join(dest, *str(name).split("/"))
+        try:
+            now = _stat(path)
+        except OSError:
+            missing.append(name)
+            continue
+        if name in stats and list(stats[name]) != now:
+            edited.append(name)
+    if missing:
+        return f"{len(missing)} file(s) of the controller's copy are gone (e.g. {missing[0]})"
+    if edited:
+        return f"{len(edited)} file(s) of the controller's copy were changed (e.g. {edited[0]})"
+    return None
+
+
+def intact_checksum(dest):
+    """The marker's checksum when ``dest`` is intact (:func:`copy_problem`), else ``""``."""
+    if copy_problem(dest) is not None:
+        return ""
+    return (read_marker(dest) or {}).get("checksum") or ""

@@ -12,7 +12,8 @@ A SUT is *current* when a cached re-run would do nothing on it: its last complet
   request, every variable the collection declares as an input (raw, untemplated), the
   collection's own files (:func:`content_digest`) and an out-of-collection harness source;
 * the controller's copy of the results is the one that was fetched - the pack marker
-  (``_pack.MARKER``) still has the recorded checksum and every file it lists is there;
+  (``_pack.MARKER``) still has the recorded checksum and every file it lists is there,
+  unchanged in size and mtime (``_pack.copy_problem``);
 * only when asked to verify the SUT: the SUT files the results depend on are untouched -
   :func:`path_digest` of each path the benchmark role named (venv markers and interpreter,
   model file, dataset cache, the SUT's results tree, the system description draft) and the
@@ -220,21 +221,3 @@ def write_stamp(path, data):
 
 def now_iso():
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
-
-
-def local_copy_problem(results_local_root, pack_checksum, read_marker):
-    """Why the controller's copy is not the recorded one (str), or None when it is.
-
-    ``read_marker(dest)`` is ``_pack.read_marker`` (``{checksum, names}`` or None).
-    """
-    marker = read_marker(results_local_root)
-    if not marker:
-        return f"the controller has no unpacked copy in {results_local_root}"
-    if marker.get("checksum") != pack_checksum:
-        return "the controller's copy was fetched from a later or other run"
-    missing = [
-        n for n in marker.get("names") or [] if not os.path.isfile(os.path.join(results_local_root, n))
-    ]
-    if missing:
-        return f"{len(missing)} file(s) of the controller's copy are gone (e.g. {missing[0]})"
-    return None

@@ -202,16 +202,25 @@ def read_result(run_dir: str) -> dict | None:
 
 def cached_result(run_dir: str, want_hash: str) -> tuple[dict | None, str]:
     """``(result, why)``: the stored result when its ``input_hash`` equals
-    ``want_hash`` and every file in its ``files`` map exists, else
-    ``(None, reason)``."""
+    ``want_hash``, every file in its ``files`` map exists and every file in its
+    ``file_sha256`` map still has that content, else ``(None, reason)`` (a run
+    file edited or truncated since the run makes the run stale: it is measured again)."""
     stored = read_result(run_dir)
     if stored is None:
         return None, "no stored result"
     if stored.get("input_hash") != want_hash:
         return None, "inputs changed"
-    for name, path in (stored.get("files") or {}).items():
+    files = stored.get("files") or {}
+    for name, path in files.items():
         if not os.path.isfile(path):
             return None, f"file {name} missing"
+    for name, digest in (stored.get("file_sha256") or {}).items():
+        path = files.get(name) or os.path.join(run_dir, name)
+        try:
+            if file_sha256(path) != digest:
+                return None, f"file {name} changed since the run"
+        except OSError:
+            return None, f"file {name} unreadable"
     return stored, "cache hit"
 
 

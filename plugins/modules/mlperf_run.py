@@ -974,6 +974,12 @@ def main():
         "performance_only_model": perf_only,
         "run_dir": run_dir,
         "files": files,
+        # sha256 of each run file (result.json aside): a later cache check re-runs when one changed.
+        "file_sha256": {
+            name: file_sha256(os.path.join(staging, name))
+            for name in files
+            if name != "result.json" and os.path.isfile(os.path.join(staging, name))
+        },
         "provenance": {
             "harness": harness,
             "versions": versions,

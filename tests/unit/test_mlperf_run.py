@@ -269,6 +269,16 @@ def test_run_cache_hit_rerun_and_changed_inputs(tmp_path, dataset, cache_dir):
     fifth = run_module({**args, "test_query_count": 4})
     assert fifth["changed"] is True and fifth["cache_reason"] == "file mlperf_log_summary.txt missing"
 
+    # so does an edited (here: emptied) one: the stored run is not trusted, it is measured again
+    assert set(fifth["file_sha256"]) >= {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "user.conf"}
+    (run_dir / "mlperf_log_summary.txt").write_text("")
+    sixth = run_module({**args, "test_query_count": 4})
+    assert (
+        sixth["changed"] is True
+        and sixth["cache_reason"] == "file mlperf_log_summary.txt changed since the run"
+    )
+    assert (run_dir / "mlperf_log_summary.txt").stat().st_size > 0
+
 
 @needs_images
 @pytest.mark.slow

@@ -133,3 +133,25 @@ def test_module_pack_and_unpack(tmp_path):
 def test_module_fails_on_empty_tree(tmp_path):
     with pytest.raises(Fail, match="no files under"):
         run_module(mlperf_pack, {"path": str(tmp_path / "missing")})
+
+
+def test_copy_problem_sees_gone_and_edited_files(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    packed = _pack.pack(str(tree), str(tmp_path / "a.tar"))
+    dest = tmp_path / "controller"
+    _pack.unpack(str(tmp_path / "a.tar"), str(dest), packed["checksum"])
+    checksum = packed["checksum"]
+    assert _pack.copy_problem(str(dest), checksum) is None
+    assert _pack.intact_checksum(str(dest)) == checksum
+    assert "later or other run" in _pack.copy_problem(str(dest), "other")
+    result = dest / "m" / "Offline" / "performance" / "run_1" / "result.json"
+    result.write_text('{"a": 777777}')  # same size class, new content and mtime
+    assert "were changed" in _pack.copy_problem(str(dest), checksum)
+    assert _pack.intact_checksum(str(dest)) == ""
+    # unpacking the same archive again repairs the copy
+    again = _pack.unpack(str(tmp_path / "a.tar"), str(dest), checksum)
+    assert again["written"] == ["m/Offline/performance/run_1/result.json"]
+    assert _pack.copy_problem(str(dest), checksum) is None
+    result.unlink()
+    assert "are gone" in _pack.copy_problem(str(dest), checksum)
+    assert "no unpacked copy" in _pack.copy_problem(str(tmp_path / "none"))

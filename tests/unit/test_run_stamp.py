@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack, _run_stamp
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run_stamp
 from ansible_collections.fleetbench.mlperf.plugins.modules import path_digests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,22 +106,6 @@ def test_stamp_round_trip_is_atomic_and_schema_checked(tmp_path):
     assert _run_stamp.read_stamp(path) is None
     Path(path).write_text("{not json")
     assert _run_stamp.read_stamp(path) is None
-
-
-def test_local_copy_problem_after_unpack(tmp_path):
-    tree = _tree(tmp_path / "sut")
-    archive = tmp_path / "a.tar"
-    packed = _pack.pack(str(tree), str(archive))
-    dest = tmp_path / "controller"
-    _pack.unpack(str(archive), str(dest), packed["checksum"])
-    checksum = packed["checksum"]
-    assert _run_stamp.local_copy_problem(str(dest), checksum, _pack.read_marker) is None
-    assert "later or other run" in _run_stamp.local_copy_problem(str(dest), "other", _pack.read_marker)
-    (dest / "m" / "summary.txt").unlink()
-    assert "are gone" in _run_stamp.local_copy_problem(str(dest), checksum, _pack.read_marker)
-    assert "no unpacked copy" in _run_stamp.local_copy_problem(
-        str(tmp_path / "none"), checksum, _pack.read_marker
-    )
 
 
 def test_path_digests_module_reports_and_compares(tmp_path):

@@ -211,6 +211,19 @@ def test_commit_and_cache(tmp_path):
     assert U.cached_result(str(run_dir), "h1") == (None, "file log missing")
 
 
+def test_cache_rejects_a_run_file_changed_since_the_run(tmp_path):
+    run_dir = tmp_path / "run_1"
+    staging = _stage(run_dir)
+    digest = U.file_sha256(os.path.join(staging, "log.txt"))
+    files = {"log.txt": str(run_dir / "log.txt")}
+    U.commit_run_dir(
+        staging, str(run_dir), {"input_hash": "h", "files": files, "file_sha256": {"log.txt": digest}}
+    )
+    assert U.cached_result(str(run_dir), "h")[1] == "cache hit"
+    (run_dir / "log.txt").write_text("tampered")
+    assert U.cached_result(str(run_dir), "h") == (None, "file log.txt changed since the run")
+
+
 def test_commit_replaces_previous_run(tmp_path):
     run_dir = tmp_path / "run_1"
     U.commit_run_dir(_stage(run_dir, "old"), str(run_dir), {"input_hash": "old"})
