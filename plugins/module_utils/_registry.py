@@ -461,6 +461,16 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
         col, "performance_only_model", raw.get("performance_only_model"), None, True
     )
     req["warnings"] = []
+    scenario_values = reg["variations"]["scenario"]["values"]
+    if req.get("execution_mode") == "test" and req.get("test_query_count"):
+        for scen in req.get("scenario") or []:
+            needed = (scenario_values.get(scen) or {}).get("early_stopping_min_queries")
+            if needed and req["test_query_count"] < needed:
+                req["warnings"].append(
+                    f"scenario {scen}: test_query_count={req['test_query_count']} is below the {needed} "
+                    "queries LoadGen's early-stopping estimate needs, so the run will be INVALID without a "
+                    f"latency figure; use -e test_query_count={needed} or more"
+                )
     if req.get("regenerate_files"):
         # CM's flag; here nothing is cached that it would refresh, so say so instead of ignoring it.
         req["warnings"].append(

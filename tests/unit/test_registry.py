@@ -410,3 +410,12 @@ def test_regenerate_files_is_accepted_with_a_warning():
     assert req["regenerate_files"] is True
     assert any(w.startswith("regenerate_files: accepted for CM compatibility") for w in req["warnings"])
     assert not any("regenerate_files" in w for w in resolve_request({})["warnings"])
+
+
+def test_too_few_test_queries_for_early_stopping_are_warned_about():
+    req = resolve_request({"scenario": "SingleStream,Offline,MultiStream"})
+    warned = [w for w in req["warnings"] if "early-stopping" in w]
+    assert [w.split(":")[0] for w in warned] == ["scenario SingleStream", "scenario MultiStream"]
+    assert "test_query_count=10 is below the 64 queries" in warned[0]
+    assert not [w for w in resolve_request({"scenario": "SingleStream", "test_query_count": 64})["warnings"]]
+    assert not [w for w in resolve_request({"scenario": "Offline"})["warnings"]]
