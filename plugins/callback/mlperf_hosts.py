@@ -134,6 +134,7 @@ def merge_hosts(path: Path, updates: dict[str, dict]) -> dict[str, dict]:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(dict(sorted(current.items())), fh, indent=2, sort_keys=True)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # as the report files (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
