@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(
         ("state", "stamp", "request", "skip_current", "verify_sut", "fingerprint", "parts", "paths")
-    ) | {"names_only", "results_local_root", "facts"}
+    ) | {"names_only", "results_local_root", "facts", "hosts_file"}
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -80,8 +80,9 @@ class ActionModule(ActionBase):
         return result
 
     # -- check -------------------------------------------------------------
-    def _inputs(self, task_vars):
-        names = (role_input_names() | EXTRA_INPUTS) - NOT_INPUTS
+    def _inputs(self, task_vars, request):
+        # Request fields are hashed resolved (request part): "relout" and its absolute path are one input.
+        names = (role_input_names() | EXTRA_INPUTS) - NOT_INPUTS - set(request)
         return {name: task_vars[name] for name in sorted(names) if name in task_vars}
 
     def _harness_source_digest(self, task_vars):
@@ -106,7 +107,7 @@ class ActionModule(ActionBase):
             raise ValueError("request: the resolved request (dict, mlperf_request) is required")
         parts = _run_stamp.fingerprint_parts(
             request,
-            self._inputs(task_vars),
+            self._inputs(task_vars, request),
             _run_stamp.content_digest(str(COLLECTION_ROOT), COLLECTION_PARTS),
             self._harness_source_digest(task_vars),
         )
@@ -123,6 +124,12 @@ class ActionModule(ActionBase):
         stamp = _run_stamp.read_stamp(args["stamp"])
         if stamp is None:
             return dict(out, reason="no complete run recorded")
+        # A failure after the stamp (hosts.json, the mlperf_hosts callback's record) is not erased
+        # by leaving the host out: it runs until it completes again.
+        last = _run_stamp.host_status(args.get("hosts_file"), task_vars.get("inventory_hostname"))
+        if last and last.get("status") not in (None, "ok"):
+            where = f" at '{last['task']}'" if last.get("task") else ""
+            return dict(out, reason=f"its last run was {last['status']}{where} ({last.get('updated', '?')})")
         out["recorded"] = stamp.get("recorded")
         if stamp.get("fingerprint") != out["fingerprint"]:
             changed = _run_stamp.changed_parts(stamp.get("parts") or {}, parts)

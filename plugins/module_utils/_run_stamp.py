@@ -11,6 +11,7 @@ A SUT is *current* when a cached re-run would do nothing on it: its last complet
 * the run's inputs are the same - the fingerprint (:func:`fingerprint`) of the resolved
   request, every variable the collection declares as an input (raw, untemplated), the
   collection's own files (:func:`content_digest`) and an out-of-collection harness source;
+* the host did not fail since (its ``hosts.json`` entry, when there is one, says ``ok``);
 * the controller's copy of the results is the one that was fetched - the pack marker
   (``_pack.MARKER``) still has the recorded checksum and every file it lists is there,
   unchanged in size and mtime (``_pack.copy_problem``);
@@ -221,3 +222,19 @@ def write_stamp(path, data):
 
 def now_iso():
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+
+def host_status(hosts_file, host):
+    """``host``'s entry in ``hosts.json`` (the mlperf_hosts callback's record), or None.
+
+    None as well when the file is absent or unreadable (the callback may be disabled).
+    """
+    if not hosts_file or not host:
+        return None
+    try:
+        with open(hosts_file, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    entry = data.get(str(host)) if isinstance(data, dict) else None
+    return entry if isinstance(entry, dict) else None

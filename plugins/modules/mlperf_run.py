@@ -660,6 +660,35 @@ class RunFailed(Exception):
         self.reason = reason
 
 
+def _exit_when_controller_gone(poll_s=1.0):
+    """End this module when the controller is gone (ansible-playbook interrupted or killed).
+
+    The module's stdout is the pipe or socket back to the controller (the local worker, or sshd
+    for an SSH connection; an interrupted controller leaves a remote module running otherwise, and
+    with it the harness and the machine's run lock). When the other end is closed, ``poll`` on
+    stdout reports POLLERR/POLLHUP: a daemon thread checks every ``poll_s`` seconds and then exits
+    at once (status 1). The harness follows (it watches this process), the run lock goes with this
+    process, and the next run removes the staging directory (``clean_stale_staging``). On a
+    terminal or a regular file (tests) nothing is ever reported, so nothing happens.
+    """
+    import select
+    import threading
+
+    try:
+        watcher = select.poll()
+        watcher.register(1, select.POLLERR | select.POLLHUP)
+    except (AttributeError, OSError, ValueError):
+        return  # no poll() on this platform, or no stdout
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in watcher.poll(0)):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="controller-gone", daemon=True).start()
+
+
 def _execute(module, params, staging, user_conf, env):
     """Run the harness steps inside ``staging``; return (parsed, accuracy, commands, duration_s)."""
     console_path = os.path.join(staging, CONSOLE)
@@ -880,6 +909,8 @@ def main():
 
     env = {"PYTHONUNBUFFERED": "1"}
     env.update({str(k): str(v) for k, v in (p["environment"] or {}).items()})
+    # From here on this run may wait for the lock and then run for hours: stop if the controller goes.
+    _exit_when_controller_gone()
     # Held until this process exits (exit_json/fail_json end it), so through the commit of result.json.
     try:
         lock = run_lock().__enter__()

@@ -19,9 +19,10 @@ description:
     C(ansible_user), C(ansible_connection), C(ansible_python_interpreter) and C(mlperf_system_packages)
     (raw, untemplated values), the content of the collection's C(roles), C(plugins), C(playbooks) and
     C(files), and an inventory-given C(harness_source) outside the collection; and (2) the controller's copy
-    of the results is the one fetched (pack checksum, every file present)."
+    of the results is the one fetched (pack checksum, every file present with its size and mtime); and (3)
+    the host did not fail since (O(hosts_file))."
   - That check needs no connection, so a current SUT that is switched off does not stop a resumed run.
-    With O(verify_sut) it also (3) digests the SUT files recorded in the stamp
+    With O(verify_sut) it also (4) digests the SUT files recorded in the stamp
     (M(fleetbench.mlperf.path_digests), one module run) and the host is current only when none changed;
     a SUT that cannot be checked is not current.
   - Never current when O(skip_current) is false or the request has C(rerun=true). The reason is always
@@ -50,6 +51,11 @@ options:
     description: With false, O(state=check) never reports the host current.
     type: bool
     default: true
+  hosts_file:
+    description:
+      - O(state=check) - the run record C(<output_dir>/hosts.json) of the C(fleetbench.mlperf.mlperf_hosts)
+        callback. A host whose entry there is not C(ok) (it failed or was unreachable since) is not current.
+    type: path
   verify_sut:
     description: O(state=check) - also check the SUT files recorded in the stamp (one module run on the SUT).
     type: bool

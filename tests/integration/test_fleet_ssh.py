@@ -113,3 +113,24 @@ def test_three_suts_one_broken_then_limit_rerun(loopback_sshd, fleet_warm, tmp_p
     stats = recap(proc.stdout)
     assert all(stats[h]["changed"] == 0 for h in ("sut_a", "sut_b", "sut_bad")), stats
     assert before == {p: Path(p).stat().st_mtime for p in before}, "the verified re-run rewrote results"
+
+    # 5. a host that fails after its stamp is not current afterwards (its failure is not erased) -
+    work_a = tmp_path / "sut_a" / "work"
+    moved = tmp_path / "sut_a" / "work.moved"
+    work_a.rename(moved)
+    work_a.write_text("a file where sut_a's work dir should be\n")
+    proc = run_playbook(inv, dict(request, test_query_count=request["test_query_count"] + 1), limit="sut_a")
+    (tmp_path / "run5.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 2 and recap(proc.stdout)["sut_a"]["failed"] == 1, proc.stdout[-4000:]
+    proc = run_playbook(inv, request, limit="sut_a")
+    (tmp_path / "run6.log").write_text(proc.stdout + proc.stderr)
+    flat = " ".join(proc.stdout.split())
+    assert "sut_a: 'its last run was failed at" in flat, proc.stdout[-4000:]
+    assert proc.returncode == 2, "the still broken sut_a passed as current"
+    work_a.unlink()
+    moved.rename(work_a)
+    proc = run_playbook(inv, request, limit="sut_a")
+    (tmp_path / "run7.log").write_text(proc.stdout + proc.stderr)
+    # every step again, the benchmark cached (the report changes: sut_a is no longer failed)
+    assert proc.returncode == 0 and "(cached)" in proc.stdout, proc.stdout[-4000:]
+    assert "current, left out of this run: - sut_a" in " ".join(run_playbook(inv, request).stdout.split())

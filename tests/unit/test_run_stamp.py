@@ -125,3 +125,13 @@ def test_path_digests_module_reports_and_compares(tmp_path):
     changed = run_module(path_digests, dict(args, expected=first["digests"]))
     assert changed["unchanged"] is False
     assert changed["mismatched"] == [f"names:{tmp_path / 'venv/lib/python*/site-packages'}"]
+
+
+def test_host_status_reads_the_hosts_json_entry(tmp_path):
+    hosts = tmp_path / "hosts.json"
+    assert _run_stamp.host_status(str(hosts), "sut_b") is None
+    hosts.write_text(json.dumps({"sut_b": {"status": "failed", "task": "t"}}))
+    assert _run_stamp.host_status(str(hosts), "sut_b")["status"] == "failed"
+    assert _run_stamp.host_status(str(hosts), "sut_a") is None
+    hosts.write_text("[not json")
+    assert _run_stamp.host_status(str(hosts), "sut_b") is None
