@@ -415,7 +415,8 @@ def table_rows(records):
                 "accuracy": fmt_accuracy(rec["accuracy"]),
                 "result": fmt_value(rec["value"], rec["unit"]) if rec["mode"] != "accuracy" else "-",
                 "validity": fmt_validity(rec),
-                "submittable": fmt_submittable(rec),
+                "submittable": fmt_submittable(rec)
+                + ("; earlier run: the host failed in its last run" if rec.get("from_failed_host") else ""),
                 "ok": rec["validity"] == "VALID" or rec["mode"] == "accuracy",
             }
         )
@@ -648,6 +649,10 @@ def build_report(
     output_dir = output_dir or results_dir
     records = discover_runs(results_dir, registry)
     failed = merge_fetch_errors(read_hosts(hosts_file), fetch_errors)
+    # A host that failed in its last run still has the results of an earlier one here: say so.
+    failed_names = {h["host"] for h in failed}
+    for rec in records:
+        rec["from_failed_host"] = bool(rec.get("host")) and rec["host"] in failed_names
     report = {
         "title": title or os.path.basename(os.path.abspath(results_dir)),
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

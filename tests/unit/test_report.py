@@ -156,3 +156,17 @@ def test_compliance_verify_files(tmp_path, name, ok):
     got, lines = _report._verify_status(str(tmp_path))
     assert got is ok
     assert lines
+
+
+def test_rows_of_a_host_that_failed_since_are_marked(tmp_path):
+    trees.make_project_tree(tmp_path, sut="sut-a")
+    (tmp_path / "hosts.json").write_text(
+        json.dumps({"sut-a": {"status": "failed", "task": "Run MLPerf LoadGen", "reason": "harness crashed"}})
+    )
+    _report.build_report(tmp_path, tmp_path, registry=REG, hosts_file=tmp_path / "hosts.json")
+    md = (tmp_path / "report.md").read_text()
+    perf = [line for line in md.splitlines() if line.startswith("| sut-a | resnet50 | Offline | performance")]
+    assert perf and all("earlier run: the host failed in its last run" in line for line in perf)
+    data = json.loads((tmp_path / "report.json").read_text())
+    marked = [run["from_failed_host"] for run in data["runs"] if run.get("host") == "sut-a"]
+    assert marked and all(marked)
