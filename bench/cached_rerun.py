@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -53,19 +52,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 STEPS = ("validate", "provision", "benchmark", "collect")
-RECAP_RE = re.compile(
-    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)",
-    re.M,
-)
+sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-
-def recap(stdout: str) -> dict[str, dict[str, int]]:
-    tail = stdout[stdout.rfind("PLAY RECAP") :]
-    return {
-        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-        for m in RECAP_RE.finditer(tail)
-    }
+from conftest import recap
 
 
 def _callbacks_enabled() -> str:

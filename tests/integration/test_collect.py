@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import recap
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
@@ -34,11 +35,6 @@ def run_playbook(inventory, *extra, check=True):
     if check:
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc
-
-
-def recap(stdout, host):
-    line = next(ln for ln in stdout.splitlines() if ln.startswith(host + " ") and "ok=" in ln)
-    return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
 
 
 @pytest.fixture
@@ -94,11 +90,11 @@ def test_collect_fetches_reports_and_records_failed_hosts(fleet):
     md = (out / "report.md").read_text()
     assert "deadhost | unreachable" in md and "emptyhost | failed" in md
     assert "Not run: submission=false" in md
-    assert recap(proc.stdout, "localhost")["failed"] == 0
+    assert recap(proc.stdout)["localhost"]["failed"] == 0
 
     # Re-run: nothing new to fetch, the report is unchanged.
     again = run_playbook(inv, f"output_dir={out}", "execution_mode=test")
-    assert recap(again.stdout, "localhost")["changed"] == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["localhost"]["changed"] == 0, again.stdout[-3000:]
 
 
 def test_collect_import_cm_tree_contacts_no_host(fleet, tmp_path):

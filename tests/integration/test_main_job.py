@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import recap
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -27,21 +28,6 @@ SUT = "localhost"
 MODEL = "efficientnet"
 
 pytestmark = pytest.mark.slow
-
-RECAP_RE = re.compile(
-    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)",
-    re.M,
-)
-
-
-def recap(stdout: str) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host, from the last recap block of ``stdout``."""
-    tail = stdout[stdout.rfind("PLAY RECAP") :]
-    return {
-        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-        for m in RECAP_RE.finditer(tail)
-    }
 
 
 class Job:
