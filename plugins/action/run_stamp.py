@@ -18,9 +18,11 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.fleetbench.mlperf.plugins.action.validate_request import role_input_names
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack, _run_stamp
-from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import COLLECTION_ROOT
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
+    COLLECTION_ROOT,
+    role_input_names,
+)
 
 # Inputs besides the roles' declared ones: how the host is reached and the playbooks' own switch.
 EXTRA_INPUTS = frozenset(

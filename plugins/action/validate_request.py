@@ -18,7 +18,6 @@ process), so it finishes in well under a second.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import yaml
 from ansible import context
@@ -28,13 +27,14 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
-    COLLECTION_ROOT,
     SUBMISSION_FIELDS,
     RequestError,
     did_you_mean,
     load_registry,
     request_names,
     resolve_request,
+    role_input_names,
+    role_input_types,
     submission_problems,
 )
 
@@ -44,35 +44,6 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 # `secrets=` (docs/fleet.md); every task that uses it sets no_log.
 ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token"})
 ALLOWED_PREFIXES = ("ansible_",)
-
-_ROLE_INPUTS: dict[str, dict[str, str]] = {}
-
-
-def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
-    """``{option: type}`` of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory).
-
-    The type is the spec's ``type`` (``str`` when none is given); an option declared by several
-    entry points keeps its first declared type.
-    """
-    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
-    key = str(roles)
-    if key not in _ROLE_INPUTS:
-        types: dict[str, str] = {}
-        for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
-            try:
-                data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise AnsibleError(f"validate_request: cannot read {spec}: {exc}") from exc
-            for entry in (data.get("argument_specs") or {}).values():
-                for name, option in ((entry or {}).get("options", {}) or {}).items():
-                    types.setdefault(name, str((option or {}).get("type") or "str"))
-        _ROLE_INPUTS[key] = types
-    return _ROLE_INPUTS[key]
-
-
-def role_input_names(roles_dir: Path | None = None) -> frozenset:
-    """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
-    return frozenset(role_input_types(roles_dir))
 
 
 def command_line_extra_vars(loader) -> dict:
@@ -128,6 +99,11 @@ class ActionModule(ActionBase):
         problems: list[dict] = []
         extra_names: list[str] = []
         if check_extra:
+            try:
+                role_input_types()
+            except ValueError as exc:
+                result.update(failed=True, msg=f"validate_request: {to_text(exc)}")
+                return result
             extra = command_line_extra_vars(self._loader)
             extra_names = sorted(extra)
             allowed = set(names) | set(role_input_names()) | ALWAYS_ALLOWED | set(allow)

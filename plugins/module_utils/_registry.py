@@ -740,3 +740,36 @@ def submission_problems(values: dict, registry: dict) -> list[dict]:
                 }
             )
     return problems
+
+
+# ---------------------------------------------------------------------------
+# Role inputs (the options of every roles/*/meta/argument_specs.yml entry point)
+# ---------------------------------------------------------------------------
+_ROLE_INPUTS: dict[str, dict[str, str]] = {}
+
+
+def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
+    """``{option: type}`` of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory).
+
+    The type is the spec's ``type`` (``str`` when none is given); an option declared by several
+    entry points keeps its first declared type. Raises ValueError when a spec cannot be read.
+    """
+    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
+    key = str(roles)
+    if key not in _ROLE_INPUTS:
+        types: dict[str, str] = {}
+        for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
+            try:
+                data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"cannot read {spec}: {exc}") from exc
+            for entry in (data.get("argument_specs") or {}).values():
+                for name, option in ((entry or {}).get("options", {}) or {}).items():
+                    types.setdefault(name, str((option or {}).get("type") or "str"))
+        _ROLE_INPUTS[key] = types
+    return _ROLE_INPUTS[key]
+
+
+def role_input_names(roles_dir: Path | None = None) -> frozenset:
+    """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
+    return frozenset(role_input_types(roles_dir))
