@@ -19,6 +19,8 @@ import os
 import tarfile
 import tempfile
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import read_json_dict
+
 MARKER = ".fleetbench-pack.json"
 _CHUNK = 1 << 20
 
@@ -144,12 +146,7 @@ def _stat(path):
 
 def read_marker(dest):
     """The marker of the last unpack into ``dest`` (``{checksum, names, stat}``) or None."""
-    try:
-        with open(os.path.join(dest, MARKER), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_dict(os.path.join(dest, MARKER))
 
 
 def unpack(archive, dest, checksum=None, check_mode=False):

@@ -39,7 +39,10 @@ import hashlib
 import json
 import os
 
-from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import write_json_atomic
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import (
+    read_json_dict,
+    write_json_atomic,
+)
 
 SCHEMA = 1
 STAMP_DIR = ".fleetbench-state"
@@ -196,14 +199,8 @@ def changed_parts(old, new):
 
 def read_stamp(path):
     """The stamp at ``path`` (dict), or None when absent, unreadable or of another schema."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        return None
-    return data
+    data = read_json_dict(path)
+    return data if data is not None and data.get("schema") == SCHEMA else None
 
 
 def same_record(old, new):
@@ -231,10 +228,5 @@ def host_status(hosts_file, host):
     """
     if not hosts_file or not host:
         return None
-    try:
-        with open(hosts_file, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    entry = data.get(str(host)) if isinstance(data, dict) else None
+    entry = (read_json_dict(hosts_file) or {}).get(str(host))
     return entry if isinstance(entry, dict) else None

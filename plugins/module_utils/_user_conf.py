@@ -190,14 +190,19 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
 # ---------------------------------------------------------------------------
 # Cache probe and atomic commit of a run directory
 # ---------------------------------------------------------------------------
-def read_result(run_dir: str) -> dict | None:
-    """The stored ``result.json`` of ``run_dir`` or None (missing/unreadable/not a dict)."""
+def read_json_dict(path: str) -> dict | None:
+    """The JSON object in ``path``, or None when the file is missing, unreadable or not an object."""
     try:
-        with open(os.path.join(run_dir, RESULT_FILE), encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_result(run_dir: str) -> dict | None:
+    """The stored ``result.json`` of ``run_dir`` or None (missing/unreadable/not a dict)."""
+    return read_json_dict(os.path.join(run_dir, RESULT_FILE))
 
 
 def cached_result(run_dir: str, want_hash: str) -> tuple[dict | None, str]:
