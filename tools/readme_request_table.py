@@ -12,7 +12,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "collections"))
 
-from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import (
+    family_implemented,
+    load_registry,
+)
 
 BEGIN = "<!-- request-variables:begin (generated from the registry; tests/unit/test_readme.py checks it) -->"
 END = "<!-- request-variables:end -->"
@@ -22,9 +25,8 @@ def render_table(registry: dict) -> str:
     """Return the Markdown table: one row per variation group plus `model`."""
     rows = ["| variable | allowed values | default |", "|---|---|---|"]
     models = registry["models"]
-    implemented_families = {k for k, v in registry.get("families", {}).items() if v.get("implemented")}
     names = ", ".join(
-        f"`{m}`" if models[m].get("family") in implemented_families else f"{m}\u2020" for m in models
+        f"`{m}`" if family_implemented(models[m].get("family")) else f"{m}\u2020" for m in models
     )
     rows.append(f"| `model` | {names} | `{registry['request']['model_default']}` |")
     for group, spec in registry["variations"].items():

@@ -38,6 +38,7 @@ import yaml
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_RELPATH = Path("files/harness/fleetbench_harness/registry.yml")
 REGISTRY_ENV = "FLEETBENCH_REGISTRY"
+TASKS_RELPATH = Path("files/harness/fleetbench_harness/tasks")
 
 # Variation groups whose values, defaults and aliases live in the registry's
 # `variations:` section. `scenario` is a variation group too but takes a list.
@@ -66,7 +67,7 @@ BOOL_FIELDS = {"rerun": False, "regenerate_files": False}
 # Free-text fields; NAME_FIELDS end up in directory names.
 NAME_FIELDS = {"hw_name": None, "submitter": "fleetbench"}
 PATH_FIELDS = {"output_dir": None, "model_path": None}
-OTHER_FIELDS = ("scenario", "model", "compliance", "performance_only_model")
+OTHER_FIELDS = ("scenario", "model", "compliance", "stand_in_model")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRUE = {"true", "yes", "on", "1", "y"}
@@ -143,6 +144,7 @@ def request_names(registry: dict | None = None) -> list[str]:
     names |= set(PATH_FIELDS) | set(OTHER_FIELDS)
     names |= set((_request_section(reg).get("field_aliases") or {}).keys())
     names |= set(dataset_override_vars(reg))
+    names |= set(family_option_fields(reg))
     return sorted(names)
 
 
@@ -177,7 +179,30 @@ def model_info(model: str, registry: dict | None = None) -> dict:
             targets[str(variant)] = round(float(acc["reference"]) * float(ratio), 6)
     entry["accuracy_targets"] = targets
     entry["compliance_info"] = compliance_info(key, reg)
+    entry["family_info"] = dict((reg.get("families") or {}).get(entry.get("family")) or {})
+    entry["loadgen_scenario"] = {
+        s: str(v.get("loadgen_scenario", s)) for s, v in reg["variations"]["scenario"]["values"].items()
+    }
     return entry
+
+
+def family_implemented(family: str | None) -> bool:
+    """A task family is implemented when the harness has its folder (``tasks/<family>/__init__.py``)."""
+    if not family:
+        return False
+    # The collection's harness (not a $FLEETBENCH_REGISTRY copy's folder): what the SUTs get installed.
+    return (COLLECTION_ROOT / TASKS_RELPATH / family / "__init__.py").is_file()
+
+
+def family_option_fields(registry: dict | None = None) -> dict[str, dict]:
+    """Request variables that are task-family options (registry ``families.<f>.options``): name -> spec
+    (``type``: int|float|str, ``min``, ``families``: the families that take it)."""
+    out: dict[str, dict] = {}
+    for fam, spec in (_reg(registry).get("families") or {}).items():
+        for name, opt in ((spec or {}).get("options") or {}).items():
+            entry = out.setdefault(name, dict(opt or {}, families=[]))
+            entry["families"].append(fam)
+    return out
 
 
 def compliance_info(model: str, registry: dict | None = None) -> dict:
@@ -457,9 +482,25 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     for var in dataset_override_vars(reg):
         if raw.get(var) not in (None, ""):
             req[var] = _text(col, var, raw.get(var), None, name=False)
-    req["performance_only_model"] = _text(
-        col, "performance_only_model", raw.get("performance_only_model"), None, True
-    )
+    req["stand_in_model"] = _text(col, "stand_in_model", raw.get("stand_in_model"), None, True)
+    req["family_options"] = {}
+    for name, opt in family_option_fields(reg).items():
+        value = raw.get(name)
+        if value in (None, ""):
+            continue
+        kind = {"int": int, "float": float}.get(str(opt.get("type", "str")))
+        if kind is None:
+            req["family_options"][name] = str(value)
+            continue
+        try:
+            number = kind(str(value).strip())
+        except ValueError:
+            col.add(name, value, [f"a number >= {opt.get('min', 1)}"], f"{name}: {value!r} is not a number")
+            continue
+        if opt.get("min") is not None and number < opt["min"]:
+            col.add(name, value, [f">= {opt['min']}"], f"{name}: {value} is below {opt['min']}")
+            continue
+        req["family_options"][name] = number
     req["warnings"] = []
     scenario_values = reg["variations"]["scenario"]["values"]
     if req.get("execution_mode") == "test" and req.get("test_query_count"):
@@ -585,22 +626,37 @@ def _check_model(col: _Collector, reg: dict, req: dict, entry: dict, raw: dict) 
                     f"compliance: {test} compares against the {' and '.join(missing)} run; "
                     f"needs mode {' or '.join(modes_ok)} (mode is {req['mode']})",
                 )
-    # performance-only model
-    pom = req.get("performance_only_model")
-    if pom:
-        available = entry.get("performance_only_artifacts") or {}
-        if pom not in available:
+    # family options apply to their families only
+    for name in req.get("family_options") or {}:
+        fams = family_option_fields(reg)[name]["families"]
+        if entry.get("family") not in fams:
             col.add(
-                "performance_only_model",
-                pom,
+                name,
+                req["family_options"][name],
+                None,
+                f"{name}: applies to the {', '.join(fams)} family only, "
+                f"not to {model} ({entry.get('family')})",
+            )
+    # stand-in model
+    sim = req.get("stand_in_model")
+    if sim:
+        available = entry.get("stand_ins") or {}
+        if sim not in available:
+            col.add(
+                "stand_in_model",
+                sim,
                 list(available),
-                f"performance_only_model: {model} has no performance-only model {pom!r}; allowed: "
+                f"stand_in_model: {model} has no stand-in {sim!r}; allowed: "
                 + (", ".join(available) or "none"),
             )
-        elif "accuracy" in req["modes"]:
-            req["warnings"].append(
-                f"performance_only_model {pom}: accuracy of this model is meaningless "
-                f"({available[pom].get('label', 'untrained')})"
+        elif "accuracy" in req["modes"] and not available[sim].get("accuracy", False):
+            col.add(
+                "mode",
+                req["mode"],
+                ["performance"],
+                f"mode: stand-in {sim} is for performance runs only "
+                f"({available[sim].get('label', 'untrained')}); "
+                "use -e mode=performance",
             )
     # targets vs scenarios
     if req["target_qps"] is not None and not {"Offline", "Server"} & set(req["scenario"]):
@@ -625,7 +681,7 @@ def _check_implemented(col: _Collector, reg: dict, req: dict, entry: dict | None
         return
     model = req["model"]
     artifacts = entry.get("artifacts") or {}
-    perf_only = entry.get("performance_only_artifacts") or {}
+    perf_only = entry.get("stand_ins") or {}
     impl_backends = [b for b, v in reg["variations"]["backend"]["values"].items() if v.get("implemented")]
     model_backends = [b for b in artifacts if b in impl_backends]
     if not artifacts and not perf_only:
@@ -633,12 +689,9 @@ def _check_implemented(col: _Collector, reg: dict, req: dict, entry: dict | None
             "model", model, None, f"model {model} is not implemented yet (no model artifacts in the registry)"
         )
         return
-    families = reg.get("families")
     fam = entry.get("family")
-    if families is not None and not (families.get(fam) or {}).get("implemented", False):
-        impl = [
-            m for m, e in reg["models"].items() if (families.get(e.get("family")) or {}).get("implemented")
-        ]
+    if not family_implemented(fam):
+        impl = [m for m, e in reg["models"].items() if family_implemented(e.get("family"))]
         col.add(
             "model",
             model,
@@ -655,15 +708,15 @@ def _check_implemented(col: _Collector, reg: dict, req: dict, entry: dict | None
             + (", ".join(model_backends) or "none"),
         )
         return
-    pom = req.get("performance_only_model")
+    pom = req.get("stand_in_model")
     if pom and pom in perf_only:
-        pb = perf_only[pom].get("backend")
-        if pb and pb != backend:
+        pb = list(perf_only[pom].get("backends") or [])
+        if pb and backend not in pb:
             col.add(
                 "backend",
                 backend,
-                [pb],
-                f"backend {backend}: performance_only_model {pom} runs on backend {pb} only",
+                pb,
+                f"backend {backend}: stand-in {pom} runs on {', '.join(pb)} only",
             )
         return
     if backend not in artifacts:

@@ -50,7 +50,7 @@ options:
     description: LoadGen scenario (LoadGen's spelling).
     type: str
     required: true
-    choices: [Offline, Server, SingleStream, MultiStream]
+    choices: [Offline, Server, SingleStream, MultiStream, Interactive]
   mode:
     description: LoadGen test mode, or a compliance test of the model (C(model_info.compliance_tests)).
     type: str
@@ -122,11 +122,20 @@ options:
   model_path:
     description: Model file (as printed by C(fleetbench_harness prepare-model)); hashed for the cache.
     type: path
-  performance_only_model:
-    description: Name of a performance-only stand-in model from the registry (accuracy meaningless).
+  stand_in_model:
+    description:
+      - Name of a registered stand-in model (registry C(models.<model>.stand_ins)), run where the real model
+        cannot be had; labelled in the result, its accuracy never compared with the target.
     type: str
+    aliases: [performance_only_model]
+  family_options:
+    description:
+      - Task-family options passed to the harness as C(--set KEY=VALUE), e.g. C(max_new_tokens) for the LLM
+        family (registry C(families.<family>.options)).
+    type: dict
+    default: {}
   dataset_path:
-    description: Prepared dataset directory (images + label file, from C(fleetbench_harness prepare-dataset)).
+    description: Prepared dataset (file or folder, as printed by C(fleetbench_harness prepare-dataset)).
     type: path
     required: true
   cache_dir:
@@ -297,9 +306,19 @@ model_label:
   returned: success
   type: str
 performance_only_model:
-  description: True when a performance-only stand-in model ran.
+  description: True when a stand-in model ran (kept for older readers; see RV(stand_in)).
   returned: success
   type: bool
+stand_in:
+  description:
+    - The stand-in that ran, C({name, label, accuracy_comparable}), or null for the benchmark's model.
+  returned: success
+  type: dict
+family_options:
+  description: The task-family options of the run (e.g. C(max_new_tokens)); non-default options are never
+    submittable.
+  returned: success
+  type: dict
 run_dir:
   description: Final run directory.
   returned: always
@@ -359,6 +378,7 @@ failed_dir:
 """
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -420,7 +440,9 @@ VERSION_PROBE = (
 ARGUMENT_SPEC = dict(
     model=dict(type="str", required=True),
     model_info=dict(type="dict", required=True),
-    scenario=dict(type="str", required=True, choices=["Offline", "Server", "SingleStream", "MultiStream"]),
+    scenario=dict(
+        type="str", required=True, choices=["Offline", "Server", "SingleStream", "MultiStream", "Interactive"]
+    ),
     mode=dict(type="str", default="performance", choices=["performance", "accuracy", *COMPLIANCE_MODES]),
     execution_mode=dict(type="str", default="test", choices=["test", "fast", "valid"]),
     implementation=dict(type="str", default="reference"),
@@ -438,7 +460,8 @@ ARGUMENT_SPEC = dict(
     python=dict(type="path", required=True),
     run_dir=dict(type="path", required=True),
     model_path=dict(type="path"),
-    performance_only_model=dict(type="str"),
+    stand_in_model=dict(type="str", aliases=["performance_only_model"]),
+    family_options=dict(type="dict", default={}),
     dataset_path=dict(type="path", required=True),
     cache_dir=dict(type="path", required=True),
     sut_name=dict(type="str", required=True),
@@ -467,7 +490,8 @@ HASHED_PARAMS = (
     "max_batchsize",
     "num_threads",
     "count",
-    "performance_only_model",
+    "stand_in_model",
+    "family_options",
     "sut_name",
     "environment",
 )
@@ -494,21 +518,62 @@ def _harness_reason(rc, stderr):
 
 
 def _label_file(params):
+    """The dataset's label/index file named by the registry (``datasets.<d>.label_file``), if present."""
     info = params["model_info"].get("dataset_info") or {}
-    name = info.get("label_file") or "val_map.txt"
+    name = info.get("label_file")
+    if not name:
+        return None
     path = os.path.join(params["dataset_path"], name)
     return path if os.path.isfile(path) else None
 
 
+def _listing_digest(root):
+    """sha256 over (relative path, size, mtime_ns) of every file below ``root`` (stat only, no reads)."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            h.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def _dataset_identity(params):
-    """Dataset part of the input hash: path, count, label file sha256 and line count (samples)."""
+    """Dataset part of the input hash: path, count, and the label file's sha256 and line count (samples)
+    where the registry names one, else the sha256 of a dataset file or a stat listing of a folder."""
+    path = params["dataset_path"]
+    ident = {"path": path, "count": params["count"], "label_sha256": None, "samples": None}
     label = _label_file(params)
-    ident = {"path": params["dataset_path"], "count": params["count"], "label_sha256": None, "samples": None}
     if label:
         ident["label_sha256"] = file_sha256(label)
         with open(label, encoding="utf-8", errors="replace") as fh:
             ident["samples"] = sum(1 for line in fh if line.strip())
+    elif os.path.isfile(path):
+        ident["file_sha256"] = file_sha256(path)
+    elif os.path.isdir(path):
+        ident["listing_sha256"] = _listing_digest(path)
     return ident
+
+
+def _model_argv(params):
+    """The model/family flags shared by ``run`` and ``accuracy``."""
+    p = params
+    argv = ["--backend", p["backend"], "--precision", p["precision"], "--cache-dir", p["cache_dir"]]
+    for flag, key in (
+        ("--model-path", "model_path"),
+        ("--stand-in-model", "stand_in_model"),
+        ("--count", "count"),
+    ):
+        if p.get(key) not in (None, ""):
+            argv += [flag, str(p[key])]
+    for key, value in sorted((p.get("family_options") or {}).items()):
+        if value not in (None, ""):
+            argv += ["--set", f"{key}={value}"]
+    return argv
 
 
 def _run_argv(params, output_dir, mode):
@@ -525,29 +590,21 @@ def _run_argv(params, output_dir, mode):
         "run",
         "--model",
         p["model"],
-        "--backend",
-        p["backend"],
+        *_model_argv(p),
         "--device",
         p["device"],
-        "--precision",
-        p["precision"],
         "--scenario",
         p["scenario"],
         "--mode",
         mode,
         "--dataset-path",
         p["dataset_path"],
-        "--cache-dir",
-        p["cache_dir"],
         "--user-conf",
         os.path.join(output_dir, USER_CONF),
         "--output-dir",
         output_dir,
     ]
     for flag, key in (
-        ("--model-path", "model_path"),
-        ("--performance-only-model", "performance_only_model"),
-        ("--count", "count"),
         ("--max-batchsize", "max_batchsize"),
         ("--threads", "num_threads"),
     ):
@@ -566,6 +623,7 @@ def _accuracy_argv(params, output_dir):
         "accuracy",
         "--model",
         params["model"],
+        *_model_argv(params),
         "--accuracy-log",
         os.path.join(output_dir, "mlperf_log_accuracy.json"),
         "--dataset-path",
@@ -591,9 +649,12 @@ def _probe_versions(module, python):
 def _user_conf_text(params, dataset):
     info = params["model_info"]
     samples = params["count"] if params["count"] is not None else dataset.get("samples")
+    # A request scenario may run as another LoadGen scenario under its own key (Interactive: the
+    # model's interactive key, LoadGen Server; registry loadgen_keys / loadgen_scenario).
+    scenario = params["scenario"]
     return render_user_conf(
-        info["loadgen_key"],
-        params["scenario"],
+        (info.get("loadgen_keys") or {}).get(scenario, info["loadgen_key"]),
+        (info.get("loadgen_scenario") or {}).get(scenario, scenario),
         params["execution_mode"],
         target_qps=params["target_qps"],
         target_latency=params["target_latency"],
@@ -951,7 +1012,13 @@ def main():
             harness = {"unparsed": harness_text[:2000]}
     for warning in harness.get("warnings") or []:
         module.warn(f"harness ({p['model']} {p['scenario']} {p['mode']}): {warning}")
-    perf_only = bool(harness.get("performance_only", bool(p["performance_only_model"])))
+    # Every stand-in is labelled; its accuracy is never compared with the benchmark's target.
+    stand_in = harness.get("stand_in") or (
+        {"name": p["stand_in_model"], "label": harness.get("model_label"), "accuracy_comparable": False}
+        if p["stand_in_model"]
+        else None
+    )
+    perf_only = stand_in is not None
     verdict = loadgen_verdict(parsed)
     if p["mode"] == "accuracy":
         submittable = submittable_verdict(
@@ -976,6 +1043,13 @@ def main():
         )
         if compliance is not None and not compliance["passed"]:
             submittable["reasons"].append(f"{p['mode']} verification failed")
+            submittable["ok"] = False
+
+    # A family option (e.g. max_new_tokens) changes the benchmark: such a run is never submittable.
+    changing = (info.get("family_info") or {}).get("options") or {}
+    for key, value in sorted((p["family_options"] or {}).items()):
+        if value not in (None, "") and (changing.get(key) or {}).get("changes_benchmark", True):
+            submittable["reasons"].append(f"{key}={value} changes the benchmark (a test setting)")
             submittable["ok"] = False
 
     names = [*sorted(os.listdir(staging)), "result.json"]
@@ -1003,6 +1077,8 @@ def main():
         "submittable": submittable,
         "model_label": harness.get("model_label") or harness.get("label") or p["model"],
         "performance_only_model": perf_only,
+        "stand_in": stand_in,
+        "family_options": dict(p["family_options"] or {}),
         "run_dir": run_dir,
         "files": files,
         # sha256 of each run file (result.json aside): a later cache check re-runs when one changed.

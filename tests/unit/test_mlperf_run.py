@@ -177,7 +177,7 @@ def test_check_mode_writes_nothing(tmp_path):
     assert res["changed"] is True
     assert res["would_run"] is True
     assert res["argv"][1:4] == ["-m", "fleetbench_harness", "run"]
-    assert "--performance-only-model" in res["argv"]
+    assert "--stand-in-model" in res["argv"]
     assert "resnet50.SingleStream.min_query_count = 8\n" in res["user_conf"]
     # count 8 < performance_sample_count 1024 -> override
     assert "resnet50.SingleStream.performance_sample_count_override = 8\n" in res["user_conf"]

@@ -352,14 +352,22 @@ def test_model_info_compliance_info():
     )
 
 
-def test_performance_only_model():
-    req = resolve_request({"performance_only_model": "light_resnet50", "mode": "performance"})
-    assert req["performance_only_model"] == "light_resnet50"
+def test_stand_in_model():
+    req = resolve_request({"stand_in_model": "light_resnet50", "mode": "performance"})
+    assert req["stand_in_model"] == "light_resnet50"
     assert req["warnings"] == []
-    err = fails({"performance_only_model": "heavy"})
+    # the old name is an alias
+    assert resolve_request({"performance_only_model": "light_resnet50", "mode": "performance"})[
+        "stand_in_model"
+    ]
+    err = fails({"stand_in_model": "heavy"})
     assert "allowed: light_resnet50" in str(err)
-    err = fails({"performance_only_model": "light_resnet50", "backend": "pytorch"})
-    assert "runs on backend onnxruntime only" in str(err)
+    err = fails({"stand_in_model": "light_resnet50", "backend": "pytorch", "mode": "performance"})
+    assert "runs on onnxruntime only" in str(err)
+    err = fails({"stand_in_model": "light_resnet50"})  # mode both: a performance-only stand-in
+    assert "stand-in light_resnet50 is for performance runs only" in str(err) and "mode=performance" in str(
+        err
+    )
 
 
 def test_target_for_other_scenario_warns():

@@ -1,9 +1,9 @@
-"""Model artifacts: locate, download, verify and (for EfficientNet) export.
+"""Model artifacts: locate, download and verify files (family-free).
 
-Implements ``prepare-model`` (docs/contracts.md). Every fact (file names,
-URLs, checksums, package paths, labels) comes from the registry entry's
-``artifacts`` / ``performance_only_artifacts``. Sources of a model file, in
-order:
+Implements the default ``prepare-model`` (docs/contracts.md). Every fact (file
+names, URLs, checksums, package paths, labels) comes from the registry entry's
+``artifacts.<backend>.<precision>`` or ``stand_ins.<name>``. Sources of a model
+file, in order:
 
 1. ``--model-path FILE`` (checked against the registry checksum);
 2. a file shipped in a Python package (``python_package`` + ``package_path``);
@@ -11,9 +11,9 @@ order:
    previous download), checksum re-verified;
 4. download from ``url`` (3 tries, back-off), checksum verified, atomic rename.
 
-EfficientNet-Lite0 for onnxruntime is exported from the PyTorch weights once
-and cached as ``<cache-dir>/models/efficientnet-lite0-<sha256[:16]>.onnx``
-(keyed by the weights' sha256).
+An artifact with ``export_from: <backend>`` is derived from that backend's
+file by the family's exporter (``exporter(weights, dest, spec)``), once, and
+cached as ``<cache-dir>/models/<stem>-<weights sha256[:16]>-x<EXPORT_VERSION>.onnx``.
 """
 
 from __future__ import annotations
@@ -48,29 +48,36 @@ def file_digest(path: str | Path, algo: str) -> str:
 
 @dataclass
 class ModelArtifact:
-    """A resolved model file.
+    """A resolved model (a file, or a folder for families that load one).
 
-    ``format`` is ``onnx`` or ``pth``; ``label_offset`` is subtracted from the
-    argmax to get the ImageNet class (1 for 1001-class MLPerf ONNX models);
-    ``checksum_warning`` is set when the registry has no checksum to verify.
+    Attributes:
+        path: the file/folder the backend loads; sha256: its digest (a folder: a manifest digest).
+        label: what it is, for humans; stand_in: the stand-in name, or None for the benchmark's model.
+        changed: this call downloaded/exported/built it.
+        format: ``onnx``, ``pth``, ``hf-folder`` … (the family's business).
+        spec: the registry entry it came from (artifact or stand-in), for family-specific fields.
+        checksum_warning: set when the registry has no checksum to verify.
     """
 
     path: str
     sha256: str
     label: str
-    performance_only: bool
+    stand_in: str | None
     changed: bool
     format: str
-    label_offset: int
-    architecture: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
     checksum_warning: str | None = None
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    input_layout: str | None = None
+
+    @property
+    def accuracy_comparable(self) -> bool:
+        """False for every stand-in: its accuracy is never compared with the benchmark's target."""
+        return self.stand_in is None
 
     def cli_json(self) -> dict[str, Any]:
-        """The JSON line of ``prepare-model``: {path, sha256, label, performance_only, changed}."""
-        d = {k: asdict(self)[k] for k in ("path", "sha256", "label", "performance_only", "changed")}
+        """The JSON line of ``prepare-model``: {path, sha256, label, stand_in, changed[, warning]}."""
+        d = {k: asdict(self)[k] for k in ("path", "sha256", "label", "stand_in", "changed")}
         if self.checksum_warning:
             d["warning"] = self.checksum_warning
         return d
@@ -147,8 +154,10 @@ def _artifact_entry(model_name: str, entry: dict, backend: str, precision: str) 
     if backend not in arts:
         raise InputError("backend", f"model {model_name!r} has no {backend} artifact", sorted(arts))
     per_prec = arts[backend]
-    # Reduced precision on PyTorch is a cast of the float32 weights.
-    if precision not in per_prec and backend == "pytorch" and precision in ("float16", "bfloat16"):
+    # A backend that casts (registry backends.<name>.casts_from_float32: PyTorch) runs reduced
+    # precision from the float32 weights.
+    casts = registry.load().get("backends", {}).get(backend, {}).get("casts_from_float32", [])
+    if precision not in per_prec and precision in casts and "float32" in per_prec:
         return dict(per_prec["float32"])
     if precision not in per_prec:
         raise InputError(
@@ -247,34 +256,24 @@ def _make_batch_dynamic(src: Path, dest: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _export_efficientnet_onnx(weights: Path, dest: Path, opset: int) -> None:
-    """Export EfficientNet-Lite0 (float32, dynamic batch) to ONNX at ``dest`` (atomic)."""
-    import torch
+def stand_in_spec(model_name: str, entry: dict, stand_in: str, backend: str) -> dict[str, Any]:
+    """The registry's ``stand_ins.<stand_in>`` entry of a model, checked against the backend.
 
-    from fleetbench_harness.backends import torch_models
-
-    model = torch_models.build("efficientnet-lite0", weights)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".part", suffix=".onnx")
-    os.close(fd)
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                torch.zeros(1, 3, 224, 224),
-                tmp,
-                input_names=["input"],
-                output_names=["logits"],
-                dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
-                opset_version=opset,
-                dynamo=False,
-            )
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    Raises:
+        InputError(stand_in_model): not registered for the model; InputError(backend): wrong backend.
+    """
+    registered = entry.get("stand_ins", {})
+    if stand_in not in registered:
+        raise InputError(
+            "stand_in_model",
+            f"{stand_in!r} is not a registered stand-in for {model_name}",
+            sorted(registered) or ["none"],
+        )
+    spec = dict(registered[stand_in], name=stand_in)
+    backends = spec.get("backends") or []
+    if backends and backend not in backends:
+        raise InputError("backend", f"stand-in {stand_in} runs on {', '.join(backends)}", backends)
+    return spec
 
 
 def prepare(
@@ -283,90 +282,80 @@ def prepare(
     precision: str,
     cache_dir: str | Path,
     model_path: str | None = None,
-    performance_only_model: str | None = None,
+    stand_in: str | None = None,
+    exporter: Any = None,
 ) -> ModelArtifact:
-    """Resolve the model file for (model, backend, precision); see module docstring.
+    """Resolve the model file for (model, backend, precision) or a file stand-in; see module docstring.
+
+    Args:
+        exporter: ``exporter(weights: Path, dest: Path, spec: dict)`` writing an ONNX file at ``dest``
+            for artifacts with ``export_from`` (the family's, e.g. EfficientNet-Lite0).
 
     Raises:
-        InputError: unknown model/backend/precision/performance-only name,
-            missing file, checksum mismatch.
+        InputError: unknown model/backend/precision/stand-in, missing file, checksum mismatch.
         HarnessError: download or export failure.
     """
     entry = registry.model(model_name)
     cache = Path(cache_dir)
-    out_spec = entry.get("output", {})
-    if performance_only_model:
-        po = entry.get("performance_only_artifacts", {})
-        if performance_only_model not in po:
-            raise InputError(
-                "performance_only_model",
-                f"{performance_only_model!r} is not registered for {model_name}",
-                sorted(po),
-            )
-        art = dict(po[performance_only_model], name=performance_only_model)
-        if art.get("backend") != backend:
-            raise InputError(
-                "backend",
-                f"performance-only model {performance_only_model} runs on {art['backend']}",
-                [art["backend"]],
-            )
-        rec = _own_derivative(model_path, "dynamic_batch", performance_only_model)
+    if stand_in:
+        art = stand_in_spec(model_name, entry, stand_in, backend)
+        label = str(art.get("label", f"stand-in {stand_in}"))
+        rec = _own_derivative(model_path, "dynamic_batch", stand_in)
         if rec:
             extra = {k: rec[k] for k in ("derived_from", "derived_from_sha256", "derivation")}
             return ModelArtifact(
                 str(model_path),
                 rec["sha256"],
-                str(art["label"]),
-                True,
+                label,
+                stand_in,
                 False,
                 "onnx",
-                0,
+                art,
                 source="model_path (harness-derived)",
                 extra=extra,
             )
-        path, source = _local_or_cached(art, cache, model_path, "performance_only_model")
-        sha, warning = _verify(path, art, "performance_only_model")
+        path, source = _local_or_cached(art, cache, model_path, "stand_in_model")
+        sha, warning = _verify(path, art, "stand_in_model")
         extra = {}
         changed = False
         if art.get("dynamic_batch"):
-            dest = cache / "models" / f"{performance_only_model}-{sha[:16]}-dynbatch.onnx"
+            dest = cache / "models" / f"{stand_in}-{sha[:16]}-dynbatch.onnx"
             extra = {
                 "derived_from": str(path),
                 "derived_from_sha256": sha,
                 "derivation": "symbolic batch dim",
             }
-            if not dest.is_file() or not _own_derivative(str(dest), "dynamic_batch", performance_only_model):
+            if not dest.is_file() or not _own_derivative(str(dest), "dynamic_batch", stand_in):
                 _make_batch_dynamic(path, dest)
-                _record_derivative(dest, {"kind": "dynamic_batch", "name": performance_only_model, **extra})
+                _record_derivative(dest, {"kind": "dynamic_batch", "name": stand_in, **extra})
                 changed = True
             path, sha = dest, file_digest(dest, "sha256")
+        fmt = "onnx" if str(path).endswith(".onnx") else "pth"
         return ModelArtifact(
             str(path),
             sha,
-            str(art["label"]),
-            True,
+            label,
+            stand_in,
             changed,
-            "onnx",
-            0,
+            fmt,
+            art,
             checksum_warning=warning,
             source=source,
             extra=extra,
         )
 
     art = _artifact_entry(model_name, entry, backend, precision)
-    label_offset = int(art.get("output", out_spec).get("label_offset", 0))
     if art.get("export_from"):
-        # Exported artifact (EfficientNet-Lite0 ONNX): from the source backend's weights.
         rec = _own_derivative(model_path, "export", model_name)
         if rec:
             return ModelArtifact(
                 str(model_path),
                 rec["sha256"],
                 rec["label"],
-                False,
+                None,
                 False,
                 "onnx",
-                label_offset,
+                art,
                 source="model_path (harness export)",
                 extra={"weights_sha256": rec["weights_sha256"]},
             )
@@ -377,15 +366,11 @@ def prepare(
             sha = file_digest(p, "sha256")
             warning = f"{p} is a user-supplied ONNX export: no registry checksum, NOT verified"
             return ModelArtifact(
-                str(p),
-                sha,
-                p.name,
-                False,
-                False,
-                "onnx",
-                label_offset,
-                checksum_warning=warning,
-                source="model_path",
+                str(p), sha, p.name, None, False, "onnx", art, checksum_warning=warning, source="model_path"
+            )
+        if exporter is None:
+            raise HarnessError(
+                f"{art['name']} is exported from {art['export_from']}, and this family has no exporter"
             )
         src = _artifact_entry(model_name, entry, art["export_from"], "float32")
         wpath, _ = _local_or_cached(src, cache, model_path, "model_path")
@@ -395,7 +380,14 @@ def prepare(
         changed = False
         label = f"{art['name']} exported from {src['name']} (sha256 {wsha[:16]})"
         if not dest.is_file() or not _own_derivative(str(dest), "export", model_name):
-            _export_efficientnet_onnx(wpath, dest, int(art.get("opset", 17)))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".part", suffix=".onnx")
+            os.close(fd)
+            try:
+                exporter(wpath, Path(tmp), dict(art, source=src))
+                os.replace(tmp, dest)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
             _record_derivative(
                 dest,
                 {
@@ -412,10 +404,10 @@ def prepare(
             str(dest),
             sha,
             label,
-            False,
+            None,
             changed,
             "onnx",
-            label_offset,
+            art,
             checksum_warning=warning,
             source=f"export:{wpath}",
             extra={"weights_sha256": wsha},
@@ -424,17 +416,14 @@ def prepare(
     path, source = _local_or_cached(art, cache, model_path, "model_path")
     sha, warning = _verify(path, art, "model_path")
     fmt = "onnx" if str(path).endswith(".onnx") or backend == "onnxruntime" else "pth"
-    arch = art.get("architecture") or ("efficientnet-lite0" if model_name == "efficientnet" else None)
     return ModelArtifact(
         str(path),
         sha,
         str(art["name"]),
-        False,
+        None,
         source.startswith("url:"),
         fmt,
-        label_offset,
-        architecture=arch,
+        art,
         checksum_warning=warning,
         source=source,
-        input_layout=art.get("input_layout"),
     )

@@ -24,24 +24,50 @@ class _Parser(argparse.ArgumentParser):
         raise InputError("arguments", f"{self.prog}: {message}", "see --help")
 
 
-def _common_model(p: argparse.ArgumentParser, required_backend: bool = True) -> None:
-    p.add_argument("--model", required=True, help="registry model name (resnet50, efficientnet, mobilenet)")
-    if required_backend:
-        p.add_argument(
-            "--backend", required=True, help="inference backend: onnxruntime | pytorch (aliases onnx, torch)"
-        )
-    p.add_argument("--cache-dir", required=True, help="folder for downloaded/exported models and npy caches")
+def _common_model(
+    p: argparse.ArgumentParser, backend_required: bool = True, cache_required: bool = True
+) -> None:
+    p.add_argument("--model", required=True, help="registry model name (see the registry's models)")
+    p.add_argument(
+        "--backend",
+        required=backend_required,
+        default="onnxruntime",
+        help="inference backend: onnxruntime | pytorch (aliases onnx, torch)",
+    )
+    p.add_argument(
+        "--precision",
+        required=False,
+        default="float32",
+        help="float32 | float16 | bfloat16 | int8 (aliases fp32, fp16, bf16); default float32",
+    )
+    p.add_argument(
+        "--cache-dir",
+        required=cache_required,
+        default=None,
+        help="folder for downloaded/exported models and caches",
+    )
     p.add_argument(
         "--model-path",
         default=None,
-        help="local model file to use instead of the package/cache/URL (checksum-verified)",
+        help="local model file or folder to use instead of the package/cache/URL "
+        "(checksum-verified where registered)",
     )
     p.add_argument(
+        "--stand-in-model",
         "--performance-only-model",
+        dest="stand_in_model",
         default=None,
         metavar="NAME",
-        help="run an untrained architecture from the registry's performance_only_artifacts "
-        "(e.g. light_resnet50 for resnet50); performance mode only, labelled in harness.json",
+        help="run a registered stand-in (registry stand_ins, e.g. light_resnet50 for resnet50, "
+        "minilm-l6 for bert-99); "
+        "labelled as a stand-in everywhere; its accuracy is never compared with the target",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a task-family option (repeatable), e.g. max_new_tokens=32 for the LLM family",
     )
 
 
@@ -62,18 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model(r)
     r.add_argument("--device", required=True, help="cpu | cuda (alias gpu)")
     r.add_argument(
-        "--precision",
+        "--scenario",
         required=True,
-        help="float32 | float16 | bfloat16 (aliases fp32, fp16, bf16); reduced precision: pytorch only",
-    )
-    r.add_argument(
-        "--scenario", required=True, help="LoadGen scenario: Offline | Server | SingleStream | MultiStream"
+        help="Offline | Server | SingleStream | MultiStream (| Interactive for models that have it)",
     )
     r.add_argument(
         "--mode", required=True, help="performance | accuracy (accuracy writes mlperf_log_accuracy.json)"
     )
     r.add_argument(
-        "--dataset-path", required=True, help="folder of images with val_map.txt ('<file> <label>')"
+        "--dataset-path", required=True, help="the prepared dataset (as printed by prepare-dataset)"
     )
     r.add_argument(
         "--user-conf",
@@ -81,12 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="LoadGen user.conf ('<model>.<Scenario>.<key> = <number>' lines); linted before LoadGen",
     )
     r.add_argument("--output-dir", required=True, help="where LoadGen logs and harness.json are written")
-    r.add_argument("--count", type=int, default=None, help="use only the first N images of val_map.txt")
+    r.add_argument("--count", type=int, default=None, help="use only the first N samples of the dataset")
     r.add_argument(
         "--max-batchsize",
         type=int,
         default=None,
-        help="largest batch (default 8; SingleStream always 1; MultiStream default samples_per_query)",
+        help="largest batch (default: the family's; SingleStream always 1; "
+        "MultiStream default samples_per_query)",
     )
     r.add_argument(
         "--threads", type=int, default=None, help="backend intra-op threads (default: physical cores)"
@@ -95,12 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--performance-sample-count",
         type=int,
         default=None,
-        help="samples LoadGen keeps loaded (default: the registry's mlperf.conf value, capped by --count)",
+        help="samples LoadGen keeps loaded "
+        "(default: the registry's mlperf.conf value, capped by the dataset)",
     )
     r.add_argument(
         "--audit-config",
         default=None,
-        help="compliance audit.config (TEST01/TEST04); copied to --output-dir, where LoadGen reads it",
+        help="compliance audit.config (TEST01/TEST04/TEST06); copied to --output-dir, where LoadGen reads it",
     )
     r.add_argument(
         "--server-batch-timeout-ms",
@@ -108,106 +133,105 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Server: longest wait (ms) for more samples after the first of a batch (default 2.0)",
     )
+    r.add_argument(
+        "--watchdog-stall-s",
+        type=float,
+        default=None,
+        help="end the run when no sample completes for this many seconds while samples are outstanding "
+        "(default 600)",
+    )
     r.add_argument("--compile", action="store_true", help="pytorch: wrap the model in torch.compile")
 
     a = sub.add_parser(
         "accuracy",
-        help="top-1 from mlperf_log_accuracy.json -> accuracy.txt",
-        description="Score mlperf_log_accuracy.json against val_map.txt; write accuracy.txt "
-        "('accuracy=NN.NNN%%, good=N, total=M') and print one JSON line.",
+        help="score mlperf_log_accuracy.json -> accuracy.txt",
+        description="Score LoadGen's accuracy log with the model family's accuracy script; "
+        "write accuracy.txt "
+        "in the reference's printed form and print one JSON line {metric, value, unit, metrics, total}.",
     )
-    a.add_argument("--model", required=True, help="registry model name (its accuracy metric is used)")
+    _common_model(a, backend_required=False, cache_required=False)
     a.add_argument("--accuracy-log", required=True, help="LoadGen mlperf_log_accuracy.json")
-    a.add_argument("--dataset-path", required=True, help="the dataset folder the run used (val_map.txt)")
+    a.add_argument("--dataset-path", required=True, help="the dataset the run used")
     a.add_argument("--output", required=True, help="accuracy.txt to write")
+    a.add_argument("--count", type=int, default=None, help="the --count the run used")
     a.add_argument(
         "--label-offset",
         type=int,
         default=0,
-        help="subtract from logged class ids (0 for this harness's logs, which are already corrected)",
+        help="image classification: subtract from logged class ids (0 for this harness's logs)",
     )
 
     m = sub.add_parser(
         "prepare-model",
-        help="locate/download/export and verify the model file",
-        description="Resolve the model file and print {path, sha256, label, performance_only, "
-        "changed} as one JSON line.",
+        help="locate/download/export and verify the model",
+        description="Resolve the model and print {path, sha256, label, stand_in, changed} as one JSON line.",
     )
     _common_model(m)
-    m.add_argument("--precision", required=True, help="float32 | float16 | bfloat16")
 
     d = sub.add_parser(
         "prepare-dataset",
-        help="check a dataset (or build the skimage smoke set) and preprocess it",
-        description="Check/build the dataset, build the preprocessed npy cache and print "
-        "{path, count, source, changed} as one JSON line.",
+        help="check a dataset (or build a bundled offline set) and preprocess it",
+        description="Check/build the dataset, build the preprocessed cache and print "
+        "{path, count, source, changed, cache} as one JSON line.",
     )
-    d.add_argument("--model", required=True, help="registry model name (selects the preprocessing)")
-    d.add_argument("--cache-dir", required=True, help="folder for the npy cache (and the smoke images)")
+    _common_model(d, backend_required=False)
     src = d.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset-path", default=None, help="folder of images with val_map.txt")
+    src.add_argument("--dataset-path", default=None, help="the dataset (file or folder) on this machine")
     src.add_argument(
         "--source",
         default=None,
-        choices=["skimage-smoke"],
-        help="skimage-smoke: build an offline sample from scikit-image's photographs",
+        help="a bundled offline source of the model's dataset "
+        "(registry datasets.<d>.sources with offline: true)",
     )
-    d.add_argument("--count", type=int, default=None, help="use only the first N images")
-    d.add_argument("--threads", type=int, default=None, help="decoding threads (default: physical cores)")
+    d.add_argument("--count", type=int, default=None, help="use only the first N samples")
+    d.add_argument(
+        "--threads", type=int, default=None, help="preprocessing threads (default: physical cores)"
+    )
     return ap
 
 
-def _cmd_accuracy(args: argparse.Namespace) -> int:
-    from fleetbench_harness import accuracy
+def _request(args: argparse.Namespace) -> dict:
+    """The registry entry, family and canonical backend/precision of a parsed command line."""
+    from fleetbench_harness import registry, tasks
 
-    res = accuracy.top1(args.model, args.accuracy_log, args.dataset_path, args.label_offset)
-    accuracy.write(res, args.output)
+    entry = registry.model(args.model)
+    family = tasks.load(entry["family"])
+    return {
+        "entry": entry,
+        "family": family,
+        "options": family.parse_options(args.set),
+        "backend": registry.check_choice("backend", args.backend),
+        "precision": registry.check_choice("precision", args.precision),
+    }
+
+
+def _context(args: argparse.Namespace):
+    from fleetbench_harness import runner
+
+    req = _request(args)
+    threads = getattr(args, "threads", None) or runner.physical_cores()
+    return req["family"], runner.context(args, req, threads)
+
+
+def _cmd_accuracy(args: argparse.Namespace) -> int:
+    if args.label_offset:
+        args.set = [*args.set, f"label_offset={args.label_offset}"]
+    family, ctx = _context(args)
+    res = family.accuracy(ctx, Path(args.accuracy_log), Path(args.output))
     print(json.dumps(res, sort_keys=True))
     return EXIT_OK
 
 
 def _cmd_prepare_model(args: argparse.Namespace) -> int:
-    from fleetbench_harness import artifacts, registry
-
-    backend = registry.check_choice("backend", args.backend)
-    precision = registry.check_choice("precision", args.precision)
-    art = artifacts.prepare(
-        args.model, backend, precision, args.cache_dir, args.model_path, args.performance_only_model
-    )
+    family, ctx = _context(args)
+    art = family.prepare_model(ctx)
     print(json.dumps(art.cli_json(), sort_keys=True))
     return EXIT_OK
 
 
 def _cmd_prepare_dataset(args: argparse.Namespace) -> int:
-    from fleetbench_harness import dataset, registry, runner
-
-    entry = registry.model(args.model)
-    changed = False
-    if args.source == "skimage-smoke":
-        path, _, changed = dataset.build_skimage_smoke(Path(args.cache_dir) / "datasets" / "skimage-smoke")
-        source = "skimage-smoke"
-    else:
-        path, source = Path(args.dataset_path), "dataset_path"
-    _, _, info = dataset.load_preprocessed(
-        path,
-        registry.preprocessing(entry),
-        args.cache_dir,
-        int(registry.dataset(entry)["num_classes"]),
-        args.count,
-        threads=args.threads or runner.physical_cores(),
-    )
-    print(
-        json.dumps(
-            {
-                "path": str(Path(path).resolve()),
-                "count": info["count"],
-                "source": source,
-                "changed": bool(changed or info["changed"]),
-                "cache": info["path"],
-            },
-            sort_keys=True,
-        )
-    )
+    family, ctx = _context(args)
+    print(json.dumps(family.prepare_dataset(ctx, args.source), sort_keys=True))
     return EXIT_OK
 
 
@@ -226,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         if args.command in ("run", "accuracy"):
             # Before the backends load: a parent killed during start-up must not leave an orphan.
-            from fleetbench_harness.runner import exit_with_parent
+            from fleetbench_harness.loadgen.lifecycle import exit_with_parent
 
             exit_with_parent()
         handler = {

@@ -15,9 +15,6 @@ from typing import Any
 
 from fleetbench_harness.errors import InputError
 
-#: Task families this harness implements (registry ``models.<m>.family``).
-IMPLEMENTED_FAMILIES = ("image_classification",)
-
 
 @functools.lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
@@ -35,13 +32,20 @@ def loadgen_version() -> str:
 
 
 def supported_models() -> list[str]:
-    """Registered models whose family the harness implements (sorted)."""
-    return sorted(m for m, e in load()["models"].items() if e.get("family") in IMPLEMENTED_FAMILIES)
+    """Registered models whose family the harness implements (a ``tasks/<family>`` folder; sorted)."""
+    from fleetbench_harness import tasks
+
+    families = set(tasks.implemented())
+    return sorted(m for m, e in load()["models"].items() if e.get("family") in families)
 
 
 def all_loadgen_keys() -> set[str]:
-    """Every ``loadgen_key`` in the registry (the model part of user.conf keys)."""
-    return {str(e["loadgen_key"]) for e in load()["models"].values()}
+    """Every ``loadgen_key`` (and per-scenario ``loadgen_keys``): the model part of user.conf keys."""
+    keys = set()
+    for e in load()["models"].values():
+        keys.add(str(e["loadgen_key"]))
+        keys.update(str(k) for k in e.get("loadgen_keys", {}).values())
+    return keys
 
 
 def _canonical(group: str, value: str) -> str:
@@ -80,7 +84,9 @@ def model(name: str) -> dict[str, Any]:
     if name not in models:
         raise InputError("model", f"unknown model {name!r}", allowed)
     entry = models[name]
-    if entry.get("family") not in IMPLEMENTED_FAMILIES:
+    from fleetbench_harness import tasks
+
+    if entry.get("family") not in tasks.implemented():
         raise InputError(
             "model", f"{name!r} (family {entry.get('family')}) has no implementation in this harness", allowed
         )
@@ -98,3 +104,17 @@ def preprocessing(model_entry: dict[str, Any]) -> dict[str, Any]:
 def dataset(model_entry: dict[str, Any]) -> dict[str, Any]:
     """The registry's dataset entry for a model."""
     return load()["datasets"][model_entry["dataset"]]
+
+
+def loadgen_scenario(scenario: str) -> str:
+    """The LoadGen ``TestScenario`` a request scenario runs as
+    (``variations.scenario.values.<s>.loadgen_scenario``,
+    e.g. Interactive -> Server; default: the same name)."""
+    values = load()["variations"]["scenario"]["values"]
+    return str(values.get(scenario, {}).get("loadgen_scenario", scenario))
+
+
+def loadgen_key(entry: dict[str, Any], scenario: str) -> str:
+    """The model part of user.conf keys for a scenario (``loadgen_keys.<scenario>`` overrides ``loadgen_key``;
+    e.g. llama2-70b's Interactive runs under ``llama2-70b-interactive``, mlperf.conf)."""
+    return str(entry.get("loadgen_keys", {}).get(scenario, entry["loadgen_key"]))

@@ -82,7 +82,7 @@ def _assert_bad(rc, err, out, field, needle):
     ("override", "field", "needle"),
     [
         ({"model": "resnet51"}, "model", "unknown model 'resnet51'"),
-        ({"model": "bert-99"}, "model", "no implementation in this harness"),
+        ({"model": "dlrm-v2-99"}, "model", "no implementation in this harness"),
         ({"backend": "caffe"}, "backend", "unknown 'caffe'"),
         ({"backend": "tvm-onnx"}, "backend", "registered but not implemented"),
         ({"scenario": "offline"}, "scenario", "did you mean 'Offline'"),
@@ -95,8 +95,8 @@ def _assert_bad(rc, err, out, field, needle):
         ({"user_conf": "/nonexistent/user.conf"}, "user_conf", "does not exist"),
         (
             {"performance_only_model": "light_resnet50"},
-            "performance_only_model",
-            "not registered for efficientnet",
+            "stand_in_model",
+            "is not a registered stand-in for efficientnet",
         ),
     ],
 )
@@ -159,5 +159,5 @@ def test_prepare_model_json(cache_dir):
     import json
 
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert set(out) >= {"path", "sha256", "label", "performance_only", "changed"}
-    assert out["performance_only"] is True and "untrained" in out["label"]
+    assert set(out) >= {"path", "sha256", "label", "stand_in", "changed"}
+    assert out["stand_in"] == "light_resnet50" and "untrained" in out["label"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fleetbench_harness.accuracy import predictions
+from fleetbench_harness.tasks.image_classification.accuracy import predictions
 from harness_testlib import last_json, run_cli, write_conf
 
 pytestmark = pytest.mark.slow

@@ -64,7 +64,7 @@ def test_scenario_performance_complete_logs(tmp_path, smoke_dataset, cache_dir, 
     assert '"key": "result_validity"' in detail
     assert '"key": "loadgen_version", "value": "6.0.17' in detail or "6.0.17" in detail
     hj = json.loads((out / "harness.json").read_text())
-    assert hj["scenario"] == scenario and hj["performance_only"] is False
+    assert hj["scenario"] == scenario and hj["stand_in"] is None
     assert hj["loadgen"]["version"] == "6.0.17"
     assert hj["backend"]["name"] == "onnxruntime" and hj["backend"]["threads"]["intra_op"] == 2
     assert hj["samples_processed"] > 0
@@ -169,6 +169,6 @@ def test_performance_only_model_light_resnet50(tmp_path, smoke_dataset, cache_di
     )
     assert res.returncode == 0, res.stderr[-3000:]
     hj = json.loads((out / "harness.json").read_text())
-    assert hj["performance_only"] is True
+    assert hj["stand_in"]["name"] == "light_resnet50" and hj["stand_in"]["accuracy_comparable"] is False
     assert hj["model_label"].startswith("untrained ResNet50")
     assert hj["model_file"]["derived_from_sha256"].startswith("05e77a5c")

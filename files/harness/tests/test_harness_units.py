@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fleetbench_harness import accuracy, artifacts, dataset, registry, runner
+from fleetbench_harness import artifacts, registry
 from fleetbench_harness.errors import InputError
+from fleetbench_harness.tasks.image_classification import accuracy, dataset
+from fleetbench_harness.tasks.image_classification.export import export_onnx
 
 
 def test_registry_lookups():
@@ -114,7 +116,14 @@ def test_accuracy_top1_and_format(tmp_path):
     d = _dataset(tmp_path, "a.jpg 1\nb.jpg 2\nc.jpg 3\n")
     log = _acc_log(tmp_path / "acc.json", {0: 1, 1: 2, 2: 7})
     res = accuracy.top1("resnet50", log, d)
-    assert res == {"metric": "top1", "value": 66.667, "unit": "%", "good": 2, "total": 3}
+    assert res == {
+        "metric": "top1",
+        "value": 66.667,
+        "unit": "%",
+        "metrics": {"top1": 66.667},
+        "good": 2,
+        "total": 3,
+    }
     out = tmp_path / "accuracy.txt"
     accuracy.write(res, out)
     first = out.read_text().splitlines()[0]
@@ -134,8 +143,8 @@ def test_accuracy_bad_log(tmp_path):
 def test_light_resnet50_is_labelled_performance_only(tmp_path):
     pytest.importorskip("onnx")
     art = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, None, "light_resnet50")
-    entry = registry.model("resnet50")["performance_only_artifacts"]["light_resnet50"]
-    assert art.performance_only is True
+    entry = registry.model("resnet50")["stand_ins"]["light_resnet50"]
+    assert art.stand_in == "light_resnet50" and not art.accuracy_comparable
     assert art.label == entry["label"]
     assert art.extra["derived_from_sha256"] == entry["sha256"]
     assert Path(art.path).is_file() and art.changed is True
@@ -162,13 +171,9 @@ def test_null_checksum_warns(tmp_path):
         assert "NOT verified" in art.checksum_warning
 
 
-def test_physical_cores():
-    assert runner.physical_cores() >= 1
-
-
 def test_resnet50_v15_definition_matches_torchvision_names():
     torch = pytest.importorskip("torch")
-    from fleetbench_harness.backends.torch_models import ResNet50
+    from fleetbench_harness.tasks.image_classification.models import ResNet50
 
     m = ResNet50().eval()
     sd = m.state_dict()
@@ -184,19 +189,23 @@ def test_prepared_paths_round_trip_as_model_path(tmp_path):
     pytest.importorskip("onnx")
     art = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, None, "light_resnet50")
     again = artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, art.path, "light_resnet50")
-    assert again.sha256 == art.sha256 and again.performance_only and again.checksum_warning is None
+    assert (
+        again.sha256 == art.sha256 and again.stand_in == "light_resnet50" and again.checksum_warning is None
+    )
     assert again.extra["derived_from_sha256"] == art.extra["derived_from_sha256"]
     # a tampered derived file is no longer ours: it is checked against the registry and rejected
     Path(art.path).write_bytes(Path(art.path).read_bytes() + b"\0")
-    with pytest.raises(InputError, match=r"performance_only_model: .*sha256 .* does not match"):
+    with pytest.raises(InputError, match=r"stand_in_model: .*sha256 .* does not match"):
         artifacts.prepare("resnet50", "onnxruntime", "float32", tmp_path, art.path, "light_resnet50")
 
 
 @pytest.mark.slow
 def test_efficientnet_export_round_trip(cache_dir):
     pytest.importorskip("torch")
-    art = artifacts.prepare("efficientnet", "onnxruntime", "float32", cache_dir)
-    again = artifacts.prepare("efficientnet", "onnxruntime", "float32", cache_dir, art.path)
+    art = artifacts.prepare("efficientnet", "onnxruntime", "float32", cache_dir, exporter=export_onnx)
+    again = artifacts.prepare(
+        "efficientnet", "onnxruntime", "float32", cache_dir, art.path, exporter=export_onnx
+    )
     assert again.label == art.label and again.checksum_warning is None and again.changed is False
     assert (
         again.extra["weights_sha256"]
@@ -215,9 +224,10 @@ def test_nhwc_layout_and_artifact_layout_override(tmp_path):
     f.write_bytes(b"placeholder")
     art = artifacts.prepare("mobilenet", "onnxruntime", "float32", tmp_path, str(f))
     assert (
-        art.input_layout == registry.model("mobilenet")["artifacts"]["onnxruntime"]["float32"]["input_layout"]
+        art.spec["input_layout"]
+        == registry.model("mobilenet")["artifacts"]["onnxruntime"]["float32"]["input_layout"]
     )
-    assert art.label_offset == 1
+    assert art.spec.get("output", registry.model("mobilenet")["output"])["label_offset"] == 1
 
 
 def test_harness_exits_when_its_parent_dies(tmp_path):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fleetbench_harness import registry, userconf
+from fleetbench_harness import registry
 from fleetbench_harness.errors import InputError
+from fleetbench_harness.loadgen import settings as userconf
 
 KEYS = registry.all_loadgen_keys()
 

@@ -1,39 +1,30 @@
-"""Inference backends behind one small interface.
+"""Inference engines behind small interfaces: raw inputs in, raw outputs out.
 
-A backend is created with :func:`create`, then::
+A backend knows nothing of any task family: no argmax, no model definitions,
+no pre- or post-processing. The family gives it the model (a file for
+onnxruntime, an ``nn.Module`` for PyTorch) and feeds it arrays::
 
-    b.load(artifact)         # build the session / module (may compile)
-    b.warmup(batch)          # a few runs on real input, not timed by LoadGen
-    labels = b.predict(x)    # x: float32 (N, C, H, W) or (N, H, W, C), C-contiguous
-                             # -> float32 (N,) predicted class ids (label_offset applied)
-    b.info()                 # {"name", "version", "providers", "device", "threads", "precision"}
+    b = backends.create("onnxruntime", device, precision, threads)
+    b.load(path)                      # onnxruntime: an .onnx file
+    outs = b.run({"input": x})        # -> list of output arrays (session output order)
 
-Predictions are float32 class ids (what the MLPerf reference classification
-harness writes into the accuracy log), already corrected by the model's
-``label_offset``.
+    b = backends.create("pytorch", device, precision, threads, compile_model)
+    b.load(module)                    # an nn.Module built by the family (moved/cast here)
+    y = b.run(x)                      # numpy in (or a dict of them), numpy out (float32)
+
+    b.info()    # {"name", "version", "providers", "device", "threads", "precision", ...}
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from fleetbench_harness.errors import InputError
 
 BACKENDS = ("onnxruntime", "pytorch")
 
 
-class Backend(Protocol):
-    name: str
-
-    def load(self, artifact: Any) -> None: ...
-    def warmup(self, batch: np.ndarray, runs: int = 2) -> None: ...
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
-    def info(self) -> dict[str, Any]: ...
-
-
-def create(name: str, device: str, precision: str, threads: int, compile_model: bool = False) -> Backend:
+def create(name: str, device: str, precision: str, threads: int, compile_model: bool = False) -> Any:
     """Instantiate a backend (imports its framework lazily).
 
     Raises:

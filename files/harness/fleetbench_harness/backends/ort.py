@@ -3,6 +3,9 @@
 The CUDA EP is never replaced by the CPU EP silently: without
 ``CUDAExecutionProvider`` in the installed wheel, :class:`OrtBackend` raises
 :class:`InputError` naming the providers it has.
+
+``precision`` names the model file's precision (the family picks the file);
+this backend does not cast.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ class OrtBackend:
 
         self._ort = ort
         self.device, self.precision, self.threads = device, precision, threads
-        if precision != "float32":
+        if precision not in ("float32", "int8"):
             raise InputError(
-                "precision", f"onnxruntime backend runs the float32 models only, not {precision}", ["float32"]
+                "precision",
+                f"onnxruntime backend runs float32 or int8 model files, not {precision}",
+                ["float32", "int8"],
             )
         avail = ort.get_available_providers()
         if device == "cuda":
@@ -41,9 +46,8 @@ class OrtBackend:
         else:
             raise InputError("device", f"onnxruntime backend does not run on {device!r}", ["cpu", "cuda"])
         self.session = None
-        self.label_offset = 0
 
-    def load(self, artifact: Any) -> None:
+    def load(self, path: str) -> None:
         """Create the InferenceSession (intra-op = threads, inter-op = 1, sequential, all graph opts)."""
         ort = self._ort
         so = ort.SessionOptions()
@@ -52,7 +56,7 @@ class OrtBackend:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
-        self.session = ort.InferenceSession(artifact.path, sess_options=so, providers=self.providers)
+        self.session = ort.InferenceSession(str(path), sess_options=so, providers=self.providers)
         if self.device == "cuda" and "CUDAExecutionProvider" not in self.session.get_providers():
             raise InputError(
                 "device",
@@ -60,24 +64,20 @@ class OrtBackend:
                 f"(session has {self.session.get_providers()})",
                 ["cpu"],
             )
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
-        self.label_offset = int(artifact.label_offset)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        """Raw model output (N, classes) float32."""
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+    def inputs(self) -> list[dict[str, Any]]:
+        """The model's inputs: [{"name", "shape" (ints or dim names), "type" (e.g. tensor(int64))}]."""
+        return [{"name": i.name, "shape": list(i.shape), "type": i.type} for i in self.session.get_inputs()]
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        out = self.logits(batch)
-        labels = out.reshape(out.shape[0], -1).argmax(axis=1).astype(np.float32)
-        if self.label_offset:
-            labels -= self.label_offset
-        return labels
+    def outputs(self) -> list[dict[str, Any]]:
+        """The model's outputs, like :meth:`inputs`."""
+        return [{"name": o.name, "shape": list(o.shape), "type": o.type} for o in self.session.get_outputs()]
 
-    def warmup(self, batch: np.ndarray, runs: int = 2) -> None:
-        for _ in range(runs):
-            self.logits(batch)
+    def run(self, feeds: dict[str, np.ndarray], output_names: list[str] | None = None) -> list[np.ndarray]:
+        """One ``session.run``: feeds by input name -> outputs (session order, or ``output_names``)."""
+        return self.session.run(output_names, feeds)
 
     def info(self) -> dict[str, Any]:
         return {

@@ -1,8 +1,9 @@
 """PyTorch backend: CPU (float32/bfloat16) or CUDA (float32/float16/bfloat16).
 
-On CUDA the model and inputs use ``channels_last``; ``--compile`` wraps the
-model in ``torch.compile``. Thread counts are set explicitly
-(``torch.set_num_threads``) and recorded.
+The family builds the ``nn.Module``; this backend moves and casts it, runs it
+under ``inference_mode`` and converts numpy in/out. On CUDA the family may ask
+for ``channels_last``; ``--compile`` wraps the model in ``torch.compile``.
+Thread counts are set explicitly (``torch.set_num_threads``) and recorded.
 """
 
 from __future__ import annotations
@@ -40,53 +41,52 @@ class TorchBackend:
         with contextlib.suppress(RuntimeError):  # already set in this process
             torch.set_num_interop_threads(1)
         self.model = None
-        self.label_offset = 0
+        self.channels_last = False
 
-    def load(self, artifact: Any) -> None:
-        from fleetbench_harness.backends import torch_models
+    def load(self, module: Any, channels_last: bool = False) -> Any:
+        """Take a family-built ``nn.Module``: eval mode, moved to the device, cast to the precision.
 
+        ``channels_last`` (CUDA only) uses the NHWC memory format for 4-D convolutional inputs.
+        Returns the module as run (compiled when ``compile_model``).
+        """
         torch = self.torch
-        if artifact.format != "pth":
-            raise InputError(
-                "model_path", f"{artifact.path}: the pytorch backend needs a .pth state dict", ["a .pth file"]
-            )
-        model = torch_models.build(artifact.architecture or "torchvision.resnet50", artifact.path)
-        dev = torch.device(self.device)
-        if self.device == "cuda":
-            model = model.to(dev, dtype=self.dtype, memory_format=torch.channels_last)
+        model = module.eval()
+        self.channels_last = bool(channels_last and self.device == "cuda")
+        if self.channels_last:
+            model = model.to(torch.device("cuda"), dtype=self.dtype, memory_format=torch.channels_last)
         else:
-            model = model.to(dtype=self.dtype)
+            model = model.to(torch.device(self.device), dtype=self.dtype)
         if self.compile:
             model = torch.compile(model)
         self.model = model
-        self.label_offset = int(artifact.label_offset)
+        return model
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
+    def tensor(self, x: np.ndarray) -> Any:
+        """A numpy array as a tensor on the device; floating arrays cast to the precision."""
+        torch = self.torch
+        t = torch.from_numpy(x)
+        if self.device == "cuda":
+            t = t.to("cuda", non_blocking=True)
+        if t.is_floating_point() and t.dtype != self.dtype:
+            t = t.to(self.dtype)
+        if self.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    def run(self, inputs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | tuple:
+        """Call the module under ``inference_mode``: an array (or keyword arrays) in, float32 numpy out.
+
+        A tuple/list output gives a tuple of arrays.
+        """
         torch = self.torch
         with torch.inference_mode():
-            x = torch.from_numpy(batch)
-            if self.device == "cuda":
-                x = x.to("cuda", non_blocking=True).to(dtype=self.dtype, memory_format=torch.channels_last)
-            elif self.dtype != torch.float32:
-                x = x.to(self.dtype)
-            return self.model(x).float().cpu().numpy()
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        torch = self.torch
-        with torch.inference_mode():
-            x = torch.from_numpy(batch)
-            if self.device == "cuda":
-                x = x.to("cuda", non_blocking=True).to(dtype=self.dtype, memory_format=torch.channels_last)
-            elif self.dtype != torch.float32:
-                x = x.to(self.dtype)
-            labels = self.model(x).argmax(dim=1).to(torch.float32).cpu().numpy()
-        if self.label_offset:
-            labels -= self.label_offset
-        return labels
-
-    def warmup(self, batch: np.ndarray, runs: int = 2) -> None:
-        for _ in range(runs + (3 if self.compile else 0)):
-            self.predict(batch)
+            if isinstance(inputs, dict):
+                out = self.model(**{k: self.tensor(v) for k, v in inputs.items()})
+            else:
+                out = self.model(self.tensor(inputs))
+            if isinstance(out, (tuple, list)):
+                return tuple(o.float().cpu().numpy() for o in out)
+            return out.float().cpu().numpy()
 
     def info(self) -> dict[str, Any]:
         torch = self.torch
@@ -99,5 +99,5 @@ class TorchBackend:
             "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
             "precision": self.precision,
             "compile": self.compile,
-            "channels_last": self.device == "cuda",
+            "channels_last": self.channels_last,
         }

@@ -1,4 +1,6 @@
-"""Lint a LoadGen ``user.conf`` before LoadGen sees it.
+"""LoadGen settings: user.conf lint, ``TestSettings.FromConfig`` with its return code, log settings.
+
+Lint a LoadGen ``user.conf`` before LoadGen sees it.
 
 LoadGen's parser (mlcommons/inference ``loadgen/test_settings_internal.cc``,
 ``TestSettings::FromConfig``, LoadGen 6.0) splits each line on whitespace and
@@ -16,12 +18,19 @@ expects the three tokens ``key = value``:
 
 This module rejects all of those, naming the file and the line, so a
 user.conf either means what it says or the run stops before LoadGen starts.
+
+LoadGen notes (LoadGen 6.0.17): mlperf.conf is compiled in;
+``TestSettings.FromConfig(user_conf, key, scenario)`` loads it and then
+user.conf, **only on its first call in a process** (a static counter), so a
+process runs one test; it returns ``-EINVAL`` (-22) for a bad line and ignores
+the whole file, ``-ENOENT`` (-2) for a missing file: both are fatal here.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from fleetbench_harness.errors import InputError
 
@@ -166,3 +175,72 @@ def lint(path: str | Path, model_keys: set[str]) -> list[str]:
         if setting not in KNOWN_SETTINGS:
             warnings.append(f"{where}: setting {setting!r} is not one LoadGen 6.0 reads; it will be ignored")
     return warnings
+
+
+def test_settings(user_conf: str | Path, loadgen_key: str, scenario: str, mode: str) -> Any:
+    """A LoadGen ``TestSettings`` for (key, LoadGen scenario, mode) from mlperf.conf + user.conf.
+
+    Args:
+        scenario: a LoadGen scenario name (``Offline``, ``Server``, ``SingleStream``, ``MultiStream``).
+        mode: ``performance`` or ``accuracy``.
+
+    Raises:
+        InputError(user_conf): ``FromConfig`` returned non-zero (LoadGen would ignore the file).
+    """
+    import mlperf_loadgen as lg
+
+    s = lg.TestSettings()
+    s.scenario = getattr(lg.TestScenario, scenario)
+    rc = s.FromConfig(str(user_conf), loadgen_key, scenario)
+    if rc != 0:
+        raise InputError(
+            "user_conf",
+            f"LoadGen TestSettings.FromConfig({user_conf}, {loadgen_key}, {scenario}) "
+            f"returned {rc}: LoadGen would ignore the whole file",
+            "a user.conf LoadGen accepts",
+        )
+    s.mode = lg.TestMode.AccuracyOnly if mode == "accuracy" else lg.TestMode.PerformanceOnly
+    return s
+
+
+def log_settings(outdir: str | Path) -> Any:
+    """LoadGen ``LogSettings``: ``mlperf_log_*`` files in ``outdir``, summary copied to stdout, no trace."""
+    import mlperf_loadgen as lg
+
+    log = lg.LogSettings()
+    log.log_output.outdir = str(outdir)
+    log.log_output.prefix = "mlperf_log_"
+    log.log_output.suffix = ""
+    log.log_output.copy_summary_to_stdout = True
+    log.enable_trace = False
+    return log
+
+
+def read_audit_config(path: str | Path) -> dict[str, float]:
+    """``<model>.<Scenario>.<setting> = <number>`` lines of an audit.config -> {setting: value}.
+
+    Raises:
+        InputError(audit_config): unreadable file or a line that is not ``key = number``.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            "audit_config", f"cannot read {p}: {exc.strerror}", "a readable audit.config"
+        ) from None
+    out: dict[str, float] = {}
+    for nr, raw in enumerate(text.splitlines(), 1):
+        toks = raw.split()
+        if not toks or toks[0].startswith("#"):
+            continue
+        if len(toks) != 3 or toks[1] != "=" or not _is_number(toks[2]) or toks[0].count(".") != 2:
+            raise InputError(
+                "audit_config", f"{p}:{nr}: {raw.strip()!r} is not 'key = number'", "'*.*.<setting> = <n>'"
+            )
+        tok = toks[2]
+        if _INT.match(tok):
+            out[toks[0].split(".")[2]] = float(int(tok, 16) if "x" in tok.lower() else int(tok))
+        else:
+            out[toks[0].split(".")[2]] = float(tok)
+    return out

@@ -1,4 +1,4 @@
-"""PyTorch model definitions the harness builds itself (torch imported here only).
+"""PyTorch image classifiers this family builds itself (torch imported here only).
 
 * ``torchvision.resnet50`` (the registry's architecture name for
   ``resnet50-19c8e357.pth``): ResNet50 v1.5 (stride 2 in the 3x3 conv of

@@ -200,11 +200,7 @@ def load_preprocessed(
 
 def smoke_labels() -> list[tuple[str, int]]:
     """Entries of the package's ``imagenet_smoke_labels.txt`` as (file, class id)."""
-    text = (
-        resources.files("fleetbench_harness")
-        .joinpath("imagenet_smoke_labels.txt")
-        .read_text(encoding="utf-8")
-    )
+    text = resources.files(__package__).joinpath("imagenet_smoke_labels.txt").read_text(encoding="utf-8")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()

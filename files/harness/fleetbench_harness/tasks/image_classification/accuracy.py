@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from fleetbench_harness import registry
-from fleetbench_harness.dataset import read_val_map
 from fleetbench_harness.errors import InputError
+from fleetbench_harness.tasks.image_classification.dataset import read_val_map
 
 
 def predictions(accuracy_log: str | Path) -> dict[int, int]:
@@ -64,7 +64,7 @@ def top1(
     """
     entry = registry.model(model)
     if entry["accuracy"]["metric"] != "top1":
-        raise InputError("model", f"{model} is not scored by top-1", registry.supported_models())
+        raise InputError("model", f"{model} is not scored by top-1", ["an image classification model"])
     _, labels = read_val_map(dataset_path, int(registry.dataset(entry)["num_classes"]))
     preds = predictions(accuracy_log)
     good = 0
@@ -78,7 +78,15 @@ def top1(
         good += int(pred - label_offset == labels[idx])
     total = len(preds)
     value = 100.0 * good / total if total else 0.0
-    return {"metric": "top1", "value": round(value, 3), "unit": "%", "good": good, "total": total}
+    value = round(value, 3)
+    return {
+        "metric": "top1",
+        "value": value,
+        "unit": "%",
+        "metrics": {"top1": value},
+        "good": good,
+        "total": total,
+    }
 
 
 def format_line(result: dict[str, Any]) -> str:
