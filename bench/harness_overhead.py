@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "files" / "harness"
 sys.path.insert(0, str(HARNESS))
 
-MODELS = {  # name -> (registry model, performance-only model or None)
+MODELS = {  # name -> (registry model, stand-in model or None)
     "efficientnet": ("efficientnet", None),
     "light_resnet50": ("resnet50", "light_resnet50"),
 }
@@ -54,12 +54,9 @@ def bare_loop(model_file: str, batch, threads: int, duration: float) -> tuple[fl
     """(img/s, img per CPU-second) of ``session.run`` on one batch (same session options as the harness)."""
     from fleetbench_harness.backends.ort import OrtBackend
 
-    class _Art:
-        path, label_offset = model_file, 0
-
     be = OrtBackend("cpu", "float32", threads)
-    be.load(_Art)
-    sess, feed, out = be.session, {be.input_name: batch}, [be.output_name]
+    be.load(model_file)
+    sess, feed, out = be.session, {be.input_names[0]: batch}, [be.output_names[0]]
     for _ in range(3):
         sess.run(out, feed)
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
@@ -121,7 +118,7 @@ def loadgen_offline(
         str(bs),
     ]
     if po:
-        argv += ["--performance-only-model", po]
+        argv += ["--stand-in-model", po]
     res = subprocess.run(argv, env=_env(), capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"harness failed ({res.returncode}):\n{res.stderr[-3000:]}")
@@ -158,7 +155,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import numpy as np
-    from fleetbench_harness import artifacts, dataset, registry
+    from fleetbench_harness import artifacts, registry
+    from fleetbench_harness.tasks.image_classification import dataset
+    from fleetbench_harness.tasks.image_classification.export import export_onnx
 
     tmp = Path(tempfile.mkdtemp(prefix="harness-overhead-"))
     cache = args.cache_dir or tmp / "cache"
@@ -168,7 +167,7 @@ def main() -> int:
     for name in args.models.split(","):
         model, po = MODELS[name]
         entry = registry.model(model)
-        art = artifacts.prepare(model, "onnxruntime", "float32", cache, None, po)
+        art = artifacts.prepare(model, "onnxruntime", "float32", cache, None, po, exporter=export_onnx)
         data, _, _ = dataset.load_preprocessed(
             ds,
             registry.preprocessing(entry),
