@@ -227,7 +227,7 @@ def _make_batch_dynamic(src: Path, dest: Path) -> None:
 
     Sets the first dimension of every graph input/output to ``N`` and turns a
     leading ``1`` of constant ``Reshape`` target shapes into ``-1`` (the
-    light_resnet50 flatten before its Gemm). Written atomically.
+    flatten before a Gemm). Written atomically.
     """
     import onnx
     from onnx import numpy_helper
@@ -289,7 +289,7 @@ def prepare(
 
     Args:
         exporter: ``exporter(weights: Path, dest: Path, spec: dict)`` writing an ONNX file at ``dest``
-            for artifacts with ``export_from`` (the family's, e.g. EfficientNet-Lite0).
+            for artifacts with ``export_from`` (the family's).
 
     Raises:
         InputError: unknown model/backend/precision/stand-in, missing file, checksum mismatch.

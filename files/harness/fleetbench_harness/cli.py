@@ -58,8 +58,7 @@ def _common_model(
         dest="stand_in_model",
         default=None,
         metavar="NAME",
-        help="run a registered stand-in (registry stand_ins, e.g. light_resnet50 for resnet50, "
-        "minilm-l6 for bert-99); "
+        help="run a registered stand-in (the registry's models.<model>.stand_ins); "
         "labelled as a stand-in everywhere; its accuracy is never compared with the target",
     )
     p.add_argument(
@@ -154,12 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--dataset-path", required=True, help="the dataset the run used")
     a.add_argument("--output", required=True, help="accuracy.txt to write")
     a.add_argument("--count", type=int, default=None, help="the --count the run used")
-    a.add_argument(
-        "--label-offset",
-        type=int,
-        default=0,
-        help="image classification: subtract from logged class ids (0 for this harness's logs)",
-    )
 
     m = sub.add_parser(
         "prepare-model",
@@ -214,8 +207,6 @@ def _context(args: argparse.Namespace):
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
-    if args.label_offset:
-        args.set = [*args.set, f"label_offset={args.label_offset}"]
     family, ctx = _context(args)
     res = family.accuracy(ctx, Path(args.accuracy_log), Path(args.output))
     print(json.dumps(res, sort_keys=True))

@@ -116,5 +116,5 @@ def loadgen_scenario(scenario: str) -> str:
 
 def loadgen_key(entry: dict[str, Any], scenario: str) -> str:
     """The model part of user.conf keys for a scenario (``loadgen_keys.<scenario>`` overrides ``loadgen_key``;
-    e.g. llama2-70b's Interactive runs under ``llama2-70b-interactive``, mlperf.conf)."""
+    a model's Interactive scenario runs under its own key in mlperf.conf)."""
     return str(entry.get("loadgen_keys", {}).get(scenario, entry["loadgen_key"]))

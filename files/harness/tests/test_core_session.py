@@ -156,3 +156,26 @@ def test_watchdog_ends_a_run_that_cannot_finish(tmp_path, mode):
     else:
         assert "RuntimeError: device lost" in last and "did not finish within 2 s" in last
     assert took < 60
+
+
+def test_no_family_concept_outside_tasks():
+    """The core, backends and generic modules name no model, dataset or family concept (issue 9)."""
+    import re
+
+    from harness_testlib import HARNESS
+
+    words = re.compile(
+        r"imagenet|squad|top-?1|argmax|val_map|kits|coco|rouge|llama|gpt-?j|bert|sdxl|efficientnet|resnet"
+        r"|mobilenet|label_offset|classif|segmentation|caption|summariz",
+        re.I,
+    )
+    pkg = HARNESS / "fleetbench_harness"
+    hits = []
+    for path in sorted(pkg.rglob("*.py")):
+        rel = path.relative_to(pkg).parts
+        if rel[0] == "tasks" and rel not in (("tasks", "__init__.py"), ("tasks", "base.py")):
+            continue  # a family's own folder
+        for nr, line in enumerate(path.read_text().splitlines(), 1):
+            if words.search(line):
+                hits.append(f"{path.relative_to(pkg)}:{nr}: {line.strip()}")
+    assert not hits, "\n".join(hits)

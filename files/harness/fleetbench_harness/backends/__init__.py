@@ -1,6 +1,6 @@
 """Inference engines behind small interfaces: raw inputs in, raw outputs out.
 
-A backend knows nothing of any task family: no argmax, no model definitions,
+A backend knows nothing of any task family: no post-processing, no model definitions,
 no pre- or post-processing. The family gives it the model (a file for
 onnxruntime, an ``nn.Module`` for PyTorch) and feeds it arrays::
 
