@@ -29,7 +29,13 @@ import os
 import re
 from pathlib import Path
 
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _accuracy, _mlperf_logs, _verdict
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
+    _accuracy,
+    _compliance,
+    _mlperf_logs,
+    _rounds,
+    _verdict,
+)
 
 SCENARIO_DIRS = {
     "offline": "Offline",
@@ -141,7 +147,9 @@ def _acc_summary(acc):
         "target": acc.get("target"),
         "reasons": list(acc.get("reasons") or []),
         # how many samples the figure rests on: a 1-image smoke set must not read like ImageNet
-        "samples": acc.get("total"),
+        "samples": (acc.get("coverage") or {}).get("samples") or acc.get("total"),
+        "checks": list(acc.get("checks") or []),
+        "coverage": acc.get("coverage"),
     }
 
 
@@ -174,7 +182,10 @@ def _apply_loadgen(record, loadgen):
     if not loadgen:
         return
     record["loadgen"] = loadgen
-    record["scenario"] = loadgen.get("scenario") or record["scenario"]
+    # The folder names the scenario the checker judges (Interactive folders hold "Scenario : Server"
+    # logs; MultiStream/Offline folders of edge systems may hold an inferred SingleStream log).
+    record["log_scenario"] = loadgen.get("scenario")
+    record["scenario"] = _rounds.canonical_scenario(record.get("dir_scenario")) or loadgen.get("scenario")
     for key in ("validity", "metric", "value", "value_ns", "unit", "warnings", "errors"):
         record[key] = loadgen.get(key)
     record["reasons"] = list(loadgen.get("reasons") or [])
@@ -230,14 +241,28 @@ def _parse_logs(run_dir, record, entry):
             return
 
 
-def discover_runs(root, registry=None):
+def resolve_round(registry, root, round_=None):
+    """``{"name", "origin", "source", "facts"}`` of the checker round whose rules apply to ``root``
+    (``_rounds.resolve_round``: the request, a round named by the tree path, else the latest round the
+    checker knows); None when the registry has no ``rounds`` section."""
+    if not (registry or {}).get("rounds"):
+        return None
+    name, origin = _rounds.resolve_round(registry, round_, root)
+    facts = _rounds.round_facts(registry, name)
+    return {"name": name, "origin": origin, "source": facts.get("source"), "facts": facts}
+
+
+def discover_runs(root, registry=None, round_=None):
     """Find every run below ``root`` and return run records sorted by system/model/scenario/mode.
 
     Performance runs get ``accuracy`` from the accuracy run of the same system/model/scenario and,
     when no ``result.json`` says otherwise, ``submittable`` from :func:`_verdict.submittable_verdict`.
+    Metrics, accuracy targets, Interactive limits and compliance verdicts follow the checker of the
+    round :func:`resolve_round` picks (``round_`` = the request's ``-e round=``); each record names it.
     """
     root = os.path.abspath(root)
     models = _model_index(registry)
+    round_info = resolve_round(registry, root, round_)
     has_results = any(name.endswith("_results") for name in _listdir(root))
     records = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -280,13 +305,58 @@ def discover_runs(root, registry=None):
                         "target": None,
                         "reasons": [f"model {record['model']!r} not in the registry"],
                     }
+        if round_info:
+            _apply_round(record, round_info, registry, dirpath)
         if _TEST_DIR.match(kind):
-            ok, lines = _verify_status(dirpath)
-            record["compliance"] = {"ok": ok, "lines": lines}
+            rules = record.get("_accuracy_rules")
+            record["compliance"] = _compliance.compliance_verdict(dirpath, kind, rules)
+        record.pop("_accuracy_rules", None)
         records.append(record)
     _attach_accuracy(records, models)
     records.sort(key=lambda r: (r["system"] or "", r["model"] or "", r["scenario"] or "", r["mode"] or ""))
     return records
+
+
+def _apply_round(record, round_info, registry, run_dir):
+    """Score ``record`` as the round's checker does: metric, accuracy (every metric), LLM limits."""
+    facts = round_info["facts"]
+    model = _rounds.checker_model(facts, record["model"], registry)
+    record["round"] = round_info["name"]
+    record["checker_model"] = model
+    if model is None:
+        record["reasons"] = [
+            *record["reasons"],
+            f"model {record['model']!r} is not a benchmark of round {round_info['name']}",
+        ]
+        return
+    scenario = record["scenario"]
+    record["_accuracy_rules"] = _rounds.accuracy_rules(facts, model, scenario)
+    loadgen = record.get("loadgen") or {}
+    if record["mode"] == "performance" and loadgen.get("log_values") is not None:
+        official = _mlperf_logs.official_metric(loadgen, facts, model, scenario)
+        record["official"] = official
+        if official["metric_key"]:
+            record.update(metric=official["metric"], value=official["value"], unit=official["unit"])
+            record["value_ns"] = official["value_ns"]
+        if official["inferred"]:
+            record["inferred_from"] = official["inferred_from"]
+        for reason in official["reasons"]:
+            if reason not in record["reasons"]:
+                record["reasons"] = [*record["reasons"], reason]
+        limits = _rounds.latency_limits_ns(facts, model, scenario)
+        if limits and scenario in ("Server", "Interactive"):
+            record["latency_check"] = _mlperf_logs.llm_latency_check(loadgen, limits, scenario)
+    if record["mode"] == "accuracy" and record["source"] == "logs":
+        samples = (loadgen.get("log_values") or {}).get("effective_accuracy_sample_count")
+        if samples is None:
+            samples = (loadgen.get("log_values") or {}).get("qsl_reported_total_count")
+        path = os.path.join(run_dir, "accuracy.txt")
+        result = _accuracy.evaluate_round_accuracy(path, record["_accuracy_rules"], samples=samples)
+        if samples is None and result.get("total") is not None:
+            result = _accuracy.evaluate_round_accuracy(
+                path, record["_accuracy_rules"], samples=result["total"]
+            )
+        record["accuracy"] = _acc_summary(result)
 
 
 def _listdir(path):
@@ -315,6 +385,9 @@ def _attach_accuracy(records, models):
             model_entry=models.get(rec["model"]),
             scenario=rec["scenario"],
         )
+        check = rec.get("latency_check") or {}
+        if check.get("ok") is False:
+            verdict["reasons"] += check["reasons"]
         # A result.json verdict was judged on the run alone (mlperf_run); the report adds what
         # only the whole tree shows (the matching accuracy run).
         reasons = list((rec["submittable"] or {}).get("reasons") or [])
@@ -375,6 +448,20 @@ def fmt_value(value, unit):
 
 
 def fmt_accuracy(acc):
+    """Every checked metric with its bound (``ROUGE1 44.45 >= 43.99 met; ...``), else the one-metric text."""
+    if acc and acc.get("checks") and any("compared" in c for c in acc["checks"]):
+        parts = []
+        for check in acc["checks"]:
+            value = "-" if check["value"] is None else f"{check['value']:.6g}"
+            limit = "-" if check["limit"] is None else f"{check['limit']:.6g}"
+            state = "met" if check["ok"] else "NOT met"
+            note = " (as a fraction)" if check.get("note") else ""
+            parts.append(f"{check['name']} {value}{note} {check['op']} {limit} {state}")
+        coverage = acc.get("coverage") or {}
+        if coverage.get("samples") is not None and coverage.get("dataset_size"):
+            full = "" if coverage.get("full") else ": not the whole dataset"
+            parts.append(f"on {int(coverage['samples'])} of {int(coverage['dataset_size'])} samples{full}")
+        return "; ".join(parts)
     if not acc or acc.get("value") is None:
         return "-"
     unit = acc.get("unit") or ""
@@ -388,11 +475,22 @@ def fmt_accuracy(acc):
 def fmt_validity(rec):
     if rec["mode"] == "accuracy":
         return "n/a (accuracy run)"
-    if rec.get("compliance") and rec["compliance"]["ok"] is not None:
+    if rec.get("compliance") and rec["compliance"].get("ok") is not None:
         text = "PASS" if rec["compliance"]["ok"] else "FAIL"
-        return f"{text}: " + "; ".join(rec["compliance"]["lines"])
+        details = list(rec["compliance"].get("lines") or []) + [
+            r
+            for r in rec["compliance"].get("reasons") or []
+            if r not in (rec["compliance"].get("lines") or [])
+        ]
+        return f"{text}: " + "; ".join(details)
     validity = rec["validity"] or "-"
-    return f"{validity}: " + "; ".join(rec["reasons"]) if rec["reasons"] else validity
+    reasons = list(rec["reasons"])
+    check = rec.get("latency_check") or {}
+    if check.get("ok") is False:
+        reasons += check["reasons"]
+    if rec.get("inferred_from"):
+        reasons.append(f"inferred from a {rec['inferred_from']} log")
+    return f"{validity}: " + "; ".join(reasons) if reasons else validity
 
 
 def fmt_submittable(rec):
@@ -432,6 +530,8 @@ def render_markdown(report):
         f"# MLPerf Inference results - {report['title']}",
         "",
         f"Generated {report['generated']} from `{report['results_dir']}`.",
+        "",
+        _round_text(report.get("round")),
         "",
     ]
     head = "| Model | Scenario | Mode | Accuracy | Throughput or latency | LoadGen validity | Submittable |"
@@ -505,12 +605,28 @@ def render_markdown(report):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _round_text(round_info):
+    if not round_info:
+        return "Checker round: none (the registry has no rounds section)."
+    return (
+        f"Checker round applied: **{round_info['name']}** (from {round_info['origin']}; "
+        f"rules: {round_info.get('source')}). Choose another with `-e round=`."
+    )
+
+
 def _checker_text(checker):
     if not checker:
         return "Not run: no checker information was given."
     if not checker.get("ran"):
         return "Not run: " + (checker.get("reason") or "no reason given")
+    if checker.get("checked") == 0:
+        return (
+            f"Ran (exit code {checker.get('rc')}) on a tree with no results: nothing was checked, "
+            "this is not a pass."
+        )
     text = f"Verdict: **{checker.get('verdict')}** (exit code {checker.get('rc')})."
+    if checker.get("checked") is not None:
+        text += f" Results in the tree it checked: {checker['checked']}."
     if checker.get("messages"):
         text += "\n\n" + "\n".join(f"- {_md_cell(m)}" for m in checker["messages"][:50])
     return text
@@ -527,6 +643,7 @@ pre{white-space:pre-wrap;margin:0}
 <h1>MLPerf Inference results - {{ title }}</h1>
 <p>Generated {{ generated }} from <code>{{ results_dir }}</code>. {{ rows|length }} runs on
 {{ systems|length }} system(s).</p>
+<p id="round">{{ round_text }}</p>
 <h2>All systems</h2>
 <table id="runs"><thead><tr><th>System</th><th>Model</th><th>Scenario</th><th>Mode</th><th>Accuracy</th>
 <th>Throughput or latency</th><th>LoadGen validity</th><th>Submittable</th></tr></thead><tbody>
@@ -564,7 +681,9 @@ def render_html(report):
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(_HTML).render(checker_text=_checker_text(report["checker"]), **report)
+    return env.from_string(_HTML).render(
+        checker_text=_checker_text(report["checker"]), round_text=_round_text(report.get("round")), **report
+    )
 
 
 def make_plots(records, out_dir):
@@ -638,8 +757,12 @@ def build_report(
     title=None,
     write=True,
     fetch_errors=None,
+    round_=None,
 ):
     """Discover runs below ``results_dir`` and write report.md/.json/.html and plots to ``output_dir``.
+
+    :param round_: the checker round whose rules apply (``-e round=``); default: the tree's, else the
+        latest round the checker knows (:func:`resolve_round`). The report names it and its origin.
 
     :param checker: ``_checker.run_checker`` output (``{ran, reason, verdict, rc, messages}``) or None.
     :param submission: ``{path, problems}`` of a submission tree built in this collection run, or None.
@@ -647,7 +770,8 @@ def build_report(
     :returns: the report dict (``runs``, ``rows``, ``systems``, ``failed_hosts``, ``plots``, ``files``).
     """
     output_dir = output_dir or results_dir
-    records = discover_runs(results_dir, registry)
+    records = discover_runs(results_dir, registry, round_=round_)
+    round_info = resolve_round(registry, os.path.abspath(results_dir), round_)
     failed = merge_fetch_errors(read_hosts(hosts_file), fetch_errors)
     # A host that failed in its last run still has the results of an earlier one here: say so.
     failed_names = {h["host"] for h in failed}
@@ -664,6 +788,7 @@ def build_report(
         "hosts_file": str(hosts_file) if hosts_file and os.path.isfile(hosts_file) else None,
         "checker": checker,
         "submission": submission,
+        "round": {k: v for k, v in (round_info or {}).items() if k != "facts"} or None,
         "plots": {},
         "files": {},
     }
@@ -688,6 +813,7 @@ def build_report(
             "failed_hosts",
             "checker",
             "submission",
+            "round",
             "plots",
         )
     }

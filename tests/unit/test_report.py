@@ -58,12 +58,19 @@ def test_cm_tree_is_parsed_from_logs(tmp_path):
 
 
 def test_submission_tree_import(tmp_path):
-    sub = tmp_path / "closed" / "AMD" / "results" / "8xMI300X" / "llama2-70b-99"
+    root = tmp_path / "inference_results_v5.1"  # the tree's name gives the round
+    sub = root / "closed" / "AMD" / "results" / "8xMI300X" / "llama2-70b-99"
     trees._put(sub / "Offline" / "performance" / "run_1", "llama_off", "mlperf_log_summary.txt")
     trees._put(sub / "Interactive" / "performance" / "run_1", "llama_server", "mlperf_log_summary.txt")
-    runs = _report.discover_runs(tmp_path, REG)
+    runs = _report.discover_runs(root, REG)
     inter = by(runs, dir_scenario="Interactive")
-    assert inter["scenario"] == "Server"  # the log's own scenario line
+    # Interactive is a scenario of its own for the checker; the log still says "Scenario : Server"
+    assert inter["scenario"] == "Interactive" and inter["log_scenario"] == "Server"
+    assert inter["latency_check"]["limits_ms"] == {"ttft": 450.0, "tpot": 40.0}
+    assert inter["round"] == "v5.1"
+    # llama2-70b-99 left the benchmark list in v6.1: the current round gives no verdict, and says so
+    current = by(_report.discover_runs(root, REG, round_="v6.1"), dir_scenario="Interactive")
+    assert "not a benchmark of round v6.1" in current["reasons"][-1]
     assert (inter["division"], inter["submitter"], inter["tree"]) == ("closed", "AMD", "submission")
     assert by(runs, dir_scenario="Offline")["value"] == pytest.approx(27803.9)
 

@@ -6,7 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _checker, _registry, _submission
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
+    _checker,
+    _registry,
+    _report,
+    _submission,
+)
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_submission
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,7 +77,7 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
 def test_structure_checks_find_problems(valid_tree, tmp_path):
     results, _ = valid_tree
     out = tmp_path / "submission"
-    _submission.build_submission(results, out, REG, **REQ)
+    _submission.build_submission(results, out, REG, round_="v5.1", **REQ)
     base = out / "closed" / "Fleet"
     (base / "results" / "sut-b" / "llama2-70b-99" / "Offline" / "accuracy" / "accuracy.txt").write_text("x\n")
     desc_path = base / "systems" / "sut-b.json"
@@ -81,7 +86,7 @@ def test_structure_checks_find_problems(valid_tree, tmp_path):
     desc_path.write_text(json.dumps(desc))
     (base / "compliance" / "sut-b" / "llama2-70b-99" / "Offline" / "TEST06" / "verify_accuracy.txt").unlink()
     (base / "compliance" / "sut-b" / "llama2-70b-99" / "Offline" / "TEST06").rmdir()
-    problems = _submission.check_submission_tree(out, REG)
+    problems = _submission.check_submission_tree(out, REG, "v5.1")
     text = "\n".join(problems)
     assert "accuracy.txt: no hash= line" in text
     assert "required field cooling empty" in text
@@ -171,3 +176,22 @@ def test_required_fields_match_published_system_descriptions(name):
 def test_measurements_fields_match_published_file():
     meas = json.loads((trees.FIX / "21_measurements_json_v5.1_AMD_llama2-70b-99_offline.json").read_text())
     assert set(REG["submission"]["measurements_required_fields"]) == set(meas)
+
+
+def test_checker_exit_0_on_an_empty_tree_is_not_a_pass(tmp_path):
+    script = tmp_path / "inference" / "tools" / "submission" / "submission_checker.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import sys\nprint('SUMMARY: submission looks OK')\nsys.exit(0)\n")
+    tree = tmp_path / "submission"
+    (tree / "closed" / "Fleet" / "systems").mkdir(parents=True)
+    res = _checker.run_checker(str(tmp_path / "inference"), tree, "v5.1", "Fleet")
+    assert res["rc"] == 0 and res["checked"] == 0 and res["verdict"] == "NOTHING CHECKED"
+    assert "nothing was checked, this is not a pass" in _report._checker_text(res)
+
+
+def test_checker_package_of_v6_is_run_as_a_module(tmp_path):
+    main = tmp_path / "inference" / "tools" / "submission" / "submission_checker" / "main.py"
+    main.parent.mkdir(parents=True)
+    main.write_text("")
+    argv = _checker.checker_argv(str(tmp_path / "inference"), "T", "v6.1", "Fleet", "c.csv")
+    assert argv[1:3] == ["-m", "submission_checker.main"]
