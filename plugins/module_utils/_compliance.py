@@ -150,6 +150,8 @@ def verify_accuracy(accuracy_log: str, compliance_log: str) -> dict:
         f"missing = {missing}",
         *[f"reason: {r}" for r in reasons],
         f"Accuracy check pass: {passed}",
+        # the official checker looks for this exact line (compliance_check, TEST01 deterministic mode)
+        "TEST PASS" if passed else "TEST FAIL",
     ]
     return {
         "passed": passed,

@@ -95,6 +95,7 @@ def test_verify_accuracy(tmp_path):
     res = C.verify_accuracy(acc, good)
     assert res["passed"] is True and res["compared"] == 3
     assert "Accuracy check pass: True" in res["text"]
+    assert res["text"].splitlines()[-1] == "TEST PASS"  # the line the official checker looks for
     bad = _log(tmp_path / "bad.json", [(1, "FF"), (7, "00")])
     res = C.verify_accuracy(acc, bad)
     assert res["passed"] is False
