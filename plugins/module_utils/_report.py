@@ -52,7 +52,7 @@ PLOT_LATENCY = "plot_latency.png"
 PERCENTILE_KEYS = ("p50", "p90", "p95", "p97", "p99", "p99.9")
 
 
-def _model_index(registry):
+def model_index(registry):
     """name -> registry entry for registry keys and official MLPerf names."""
     index = {}
     for key, entry in ((registry or {}).get("models") or {}).items():
@@ -261,7 +261,7 @@ def discover_runs(root, registry=None, round_=None):
     round :func:`resolve_round` picks (``round_`` = the request's ``-e round=``); each record names it.
     """
     root = os.path.abspath(root)
-    models = _model_index(registry)
+    models = model_index(registry)
     round_info = resolve_round(registry, root, round_)
     has_results = any(name.endswith("_results") for name in _listdir(root))
     records = []

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +23,23 @@ from _modhelper import Fail, run_module
 REG = _registry.load_registry()
 REQUIRED = REG["submission"]["system_desc_required_fields"]
 REQ = {"division": "closed", "submitter": "Fleet", "category": "datacenter", "status": "available"}
+# What the sut-b facts draft cannot know; a submitter gives it in system_desc_overrides.
+# "0" stays a string: the checker tests truthiness, so a number 0 would read as "empty".
+OVERRIDES = {
+    "sut-b": {
+        "cooling": "air",
+        "host_storage_type": "NVMe SSD",
+        "accelerator_memory_capacity": "192 GB",
+        "other_software_stack": "ROCm 6.4",
+        "host_memory_configuration": "24x 96 GB DDR5",
+        "host_networking": "Ethernet",
+        "host_networking_topology": "N/A (single node)",
+        "accelerator_host_interconnect": "PCIe Gen5 x16",
+        "accelerator_interconnect": "Infinity Fabric",
+        "accelerator_memory_configuration": "HBM3",
+        "host_networking_card_count": "0",
+    }
+}
 
 
 @pytest.fixture
@@ -35,7 +53,7 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
     results, scen = valid_tree
     out = tmp_path / "submission"
     res = _submission.build_submission(
-        results, out, REG, round_=round_, **REQ, system_desc_overrides={"sut-b": {"cooling": "air"}}
+        results, out, REG, round_=round_, **REQ, system_desc_overrides=OVERRIDES
     )
     assert res["problems"] == [], res["problems"]
     assert res["systems"] == ["sut-b"] and res["benchmarks"] == ["llama2-70b-99"]
@@ -43,8 +61,13 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
     desc = json.loads((base / "systems" / "sut-b.json").read_text())
     assert len(REQUIRED) == 35
     for field in REQUIRED:
-        assert str(desc[field]).strip(), field
+        assert field in desc, field
+    for field in REG["submission"]["system_desc_meaningful_fields"]:
+        assert desc[field], field
     assert desc["cooling"] == "air"  # override beats the draft's empty value
+    # renamed field moved to the checker's name, its string value kept as given
+    assert desc["host_network_card_count"] == "0" and "host_networking_card_count" not in desc
+    assert res["system_desc"]["sut-b"]["renamed"] == ["host_networking_card_count -> host_network_card_count"]
     assert desc["host_processor_model_name"] == "AMD EPYC 9575F"  # from the facts draft
     assert (desc["division"], desc["submitter"], desc["status"], desc["system_type"]) == (
         "closed",
@@ -52,7 +75,7 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
         "available",
         "datacenter",
     )
-    assert "cooling" not in res["filled_na"]["sut-b"] and "hw_notes" in res["filled_na"]["sut-b"]
+    assert res["filled_na"] == {} and "hw_notes" in res["system_desc"]["sut-b"]["left_empty"]
     acc = base / "results" / "sut-b" / "llama2-70b-99" / "Offline" / "accuracy"
     full = (scen / "accuracy" / "mlperf_log_accuracy.json").read_bytes()
     assert len(full) > REG["submission"]["accuracy_log_max_bytes"]
@@ -66,9 +89,9 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
     code = "code" if round_ == "v5.1" else "src"
     assert (base / code / "llama2-70b-99" / "README.md").is_file()
     meas_dir = "measurements" if round_ == "v5.1" else "results"
-    meas = json.loads(
-        (base / meas_dir / "sut-b" / "llama2-70b-99" / "Offline" / "measurements.json").read_text()
-    )
+    # v5.1 checker: <system>_<implementation>_<scenario>.json; v6.0: measurements.json
+    meas_file = "sut-b_reference_Offline.json" if round_ == "v5.1" else "measurements.json"
+    meas = json.loads((base / meas_dir / "sut-b" / "llama2-70b-99" / "Offline" / meas_file).read_text())
     assert set(REG["submission"]["measurements_required_fields"]) <= set(meas)
     assert meas["starting_weights_filename"] == "llama2-70b.onnx"  # from harness.json
     assert desc["framework"] == "onnxruntime 1.20.1"
@@ -77,7 +100,7 @@ def test_valid_tree_passes_structure_checks(valid_tree, tmp_path, round_, compli
 def test_structure_checks_find_problems(valid_tree, tmp_path):
     results, _ = valid_tree
     out = tmp_path / "submission"
-    _submission.build_submission(results, out, REG, round_="v5.1", **REQ)
+    _submission.build_submission(results, out, REG, round_="v5.1", **REQ, system_desc_overrides=OVERRIDES)
     base = out / "closed" / "Fleet"
     (base / "results" / "sut-b" / "llama2-70b-99" / "Offline" / "accuracy" / "accuracy.txt").write_text("x\n")
     desc_path = base / "systems" / "sut-b.json"
@@ -89,7 +112,7 @@ def test_structure_checks_find_problems(valid_tree, tmp_path):
     problems = _submission.check_submission_tree(out, REG, "v5.1")
     text = "\n".join(problems)
     assert "accuracy.txt: no hash= line" in text
-    assert "required field cooling empty" in text
+    assert "field cooling requires a meaningful response but is empty" in text
     assert "missing compliance test TEST06" in text
 
 
@@ -146,7 +169,8 @@ def test_checker_runs_a_checkout(tmp_path):
 
 def test_module_build_idempotent_check_mode(valid_tree, tmp_path):
     results, _ = valid_tree
-    args = dict(REQ, results_dir=str(results))
+    # llama2-70b-99 left the benchmark list in v6.1 (the default round): build for v5.1
+    args = dict(REQ, results_dir=str(results), system_desc_overrides=OVERRIDES, submission_round="v5.1")
     res = run_module(mlperf_submission, args, check_mode=True)
     assert res["changed"] and not (results / "submission").exists()
     res = run_module(mlperf_submission, args)
@@ -195,3 +219,74 @@ def test_checker_package_of_v6_is_run_as_a_module(tmp_path):
     main.write_text("")
     argv = _checker.checker_argv(str(tmp_path / "inference"), "T", "v6.1", "Fleet", "c.csv")
     assert argv[1:3] == ["-m", "submission_checker.main"]
+
+
+def test_lowercase_interactive_lands_in_interactive_not_server(valid_tree, tmp_path):
+    results, scen = valid_tree
+    server = scen.parent / "Server"
+    shutil.copytree(scen, server)
+    shutil.copytree(scen, scen.parent / "interactive")
+    trees._put(server / "performance" / "run_1", "llama_server", "mlperf_log_summary.txt")
+    trees._put(
+        scen.parent / "interactive" / "performance" / "run_1", "llama_server", "mlperf_log_summary.txt"
+    )
+    out = tmp_path / "submission"
+    _submission.build_submission(results, out, REG, round_="v5.1", **REQ, system_desc_overrides=OVERRIDES)
+    bench = out / "closed" / "Fleet" / "results" / "sut-b" / "llama2-70b-99"
+    assert sorted(p.name for p in bench.iterdir()) == ["Interactive", "Offline", "Server"]
+
+
+def test_test01_folder_in_the_checkers_shape(tmp_path):
+    scen = tmp_path / "results" / "valid_results" / "sut-c" / "resnet50" / "Offline"
+    test01 = scen / "TEST01"
+    trees._put(test01, "off_valid", "mlperf_log_summary.txt")
+    (test01 / "mlperf_log_detail.txt").write_text(":::MLLOG {}\n")
+    (test01 / "verify_accuracy.txt").write_text("Accuracy check pass: True\nTEST PASS\n")
+    (test01 / "verify_performance.txt").write_text("TEST PASS\n")
+    (test01 / "mlperf_log_accuracy.json").write_text("[]")
+    out = tmp_path / "submission"
+    _submission.build_submission(tmp_path / "results", out, REG, round_="v5.1", **REQ)
+    dest = out / "closed" / "Fleet" / "compliance" / "sut-c" / "resnet50" / "Offline" / "TEST01"
+    assert (dest / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
+    assert (dest / "performance" / "run_1" / "mlperf_log_summary.txt").is_file()
+    assert (dest / "verify_accuracy.txt").read_text().splitlines()[-1] == "TEST PASS"
+    assert not (dest / "accuracy").exists()  # TEST PASS: the checker does not look for accuracy/
+
+
+def test_closed_division_writes_calibration_md(valid_tree, tmp_path):
+    out = tmp_path / "submission"
+    res = _submission.build_submission(
+        valid_tree[0], out, REG, round_="v5.1", **REQ, system_desc_overrides=OVERRIDES
+    )
+    text = (out / "closed" / "Fleet" / "calibration.md").read_text()
+    assert "float32: llama2-70b-99 on sut-b: no quantization" in text
+    assert res["calibration"].endswith("closed/Fleet/calibration.md")
+    (out / "closed" / "Fleet" / "calibration.md").unlink()
+    problems = _submission.check_submission_tree(out, REG, "v5.1")
+    assert "closed/Fleet has not calibration file" in problems  # the v5.1 checker's words
+
+
+def test_quantized_run_without_calibration_fails_the_build(valid_tree, tmp_path):
+    result = valid_tree[1] / "performance" / "run_1" / "result.json"
+    result.write_text(json.dumps({"precision": "int8", "mode": "performance"}))
+    with pytest.raises(_submission.SubmissionError, match="calibration: runs at int8"):
+        _submission.build_submission(valid_tree[0], tmp_path / "s", REG, round_="v5.1", **REQ)
+
+
+def test_empty_tree_is_a_problem_not_a_pass(tmp_path):
+    (tmp_path / "results" / "test_results" / "sut-a").mkdir(parents=True)
+    res = _submission.build_submission(tmp_path / "results", tmp_path / "s", REG, round_="v5.1", **REQ)
+    assert res["problems"] == ["no results found in the tree: nothing to submit or check"]
+
+
+def test_number_zero_is_empty_for_the_checker_string_zero_is_not():
+    required = ["host_network_card_count"]
+    assert (
+        _submission.system_desc_problems("s.json", {"host_network_card_count": "0"}, required, required) == []
+    )
+    assert _submission.system_desc_problems("s.json", {"host_network_card_count": 0}, required, required) == [
+        "s.json, field host_network_card_count requires a meaningful response but is empty"
+    ]
+    assert _submission.system_desc_problems("s.json", {}, required, required) == [
+        "s.json, field host_network_card_count is missing"
+    ]
