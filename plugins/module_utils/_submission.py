@@ -36,6 +36,13 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
 LOADGEN_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json")
 PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
 ACC_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "accuracy.txt")
+#: REQUIRED_ACC_FILES of the checker (v4.0 .. v6.1)
+REQUIRED_ACC_FILES = (
+    "mlperf_log_summary.txt",
+    "mlperf_log_detail.txt",
+    "accuracy.txt",
+    "mlperf_log_accuracy.json",
+)
 CATEGORY_SYSTEM_TYPE = {"edge": "edge", "datacenter": "datacenter"}
 
 
@@ -573,13 +580,20 @@ def _check_scenarios(ctx, division, system, bench, scen_dirs, system_type):
     model = _rounds.checker_model(facts, bench, ctx["registry"])
     if model is None:
         return [f"{system}/{bench}: not a benchmark of round {facts['name']}"]
-    required = _rounds.required_scenarios(facts, model, system_type)
-    missing = [s for s in required if s not in scen_dirs]
+    present = {_rounds.canonical_scenario(s) for s in scen_dirs}
+    problems = []
+    missing = [s for s in _rounds.required_scenarios(facts, model, system_type) if s not in present]
     if missing:
-        return [
-            f"{system}/{bench}: missing scenarios {missing} required for {system_type} in {facts['name']}"
-        ]
-    return []
+        problems.append(
+            f"{system}/{bench} does not have all required scenarios, missing {missing} ({facts['name']})"
+        )
+    optional = set(_rounds.optional_scenarios(facts, model, system_type))
+    if {"Server", "Interactive"} <= optional and not optional & present:
+        # v5.1 checker: a closed LLM result needs one of the two
+        problems.append(
+            f"{system}/{bench} does not have all required scenarios, one of [Server, Interactive] is required"
+        )
+    return problems
 
 
 def _check_benchmark(path, ctx, fmt):
@@ -606,6 +620,9 @@ def _check_benchmark(path, ctx, fmt):
     model = _rounds.checker_model(facts, fmt["benchmark"], ctx["registry"]) if facts else None
     rules = _rounds.accuracy_rules(facts, model, fmt["scenario"]) if model else {}
     acc = os.path.join(res, "accuracy")
+    for name in REQUIRED_ACC_FILES:
+        if name != "accuracy.txt" and not os.path.isfile(os.path.join(acc, name)):
+            problems.append(f"{rel}/accuracy: missing {name}")
     acc_txt = os.path.join(acc, "accuracy.txt")
     if not os.path.isfile(acc_txt):
         problems.append(f"{rel}/accuracy: missing accuracy.txt")
@@ -634,9 +651,7 @@ def _check_benchmark(path, ctx, fmt):
             if fmt["division"] == "closed":
                 problems += [f"{rel}/accuracy: {r}" for r in checked["reasons"] if "covered" not in r]
     acc_log = os.path.join(acc, "mlperf_log_accuracy.json")
-    if not os.path.isfile(acc_log):
-        problems.append(f"{rel}/accuracy: missing mlperf_log_accuracy.json")
-    elif os.path.getsize(acc_log) > ctx["max_bytes"]:
+    if os.path.isfile(acc_log) and os.path.getsize(acc_log) > ctx["max_bytes"]:
         problems.append(f"{rel}/accuracy/mlperf_log_accuracy.json is not truncated")
     mdir = os.path.join(path, layout["measurements"].format(**fmt))
     mrel = os.path.relpath(mdir, path)
