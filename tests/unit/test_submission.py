@@ -293,3 +293,49 @@ def test_number_zero_is_empty_for_the_checker_string_zero_is_not():
     assert _submission.system_desc_problems("s.json", {}, required, required) == [
         "s.json, field host_network_card_count is missing"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "card_count"),
+    [
+        # accelerators_per_node "0" (CPU systems) and the card count stay strings, as published
+        ("71_system_desc_v5.1_Cisco_C240M8_accelerators_zero_string.json", "1"),
+        ("72_system_desc_v4.1_Cisco_C240M7_accelerators_zero_string.json", "2"),
+    ],
+)
+def test_published_cpu_system_descriptions_pass_as_given(name, card_count):
+    published = json.loads((trees.FIX / name).read_text())
+    meaningful = REG["submission"]["system_desc_meaningful_fields"]
+    assert _submission.system_desc_problems(name, published, REQUIRED, meaningful) == []
+    desc, notes = _submission.system_description(
+        published,
+        None,
+        division=published["division"],
+        submitter=published["submitter"],
+        status=published["status"],
+        category="datacenter",
+        framework=None,
+        required_fields=REQUIRED,
+        meaningful_fields=meaningful,
+        renamed_fields=REG["submission"]["system_desc_renamed_fields"],
+    )
+    assert desc["accelerators_per_node"] == "0" and desc["host_network_card_count"] == card_count
+    assert notes == {"missing": [], "empty": [], "left_empty": [], "renamed": []}
+
+
+def test_old_field_name_is_moved_with_a_note():
+    # host_networking_card_count: the spelling of older system-description templates
+    desc, notes = _submission.system_description(
+        {"host_networking_card_count": "0"},
+        None,
+        division="open",
+        submitter="Fleet",
+        status="available",
+        category="edge",
+        framework=None,
+        required_fields=["host_network_card_count"],
+        meaningful_fields=["host_network_card_count"],
+        renamed_fields=REG["submission"]["system_desc_renamed_fields"],
+    )
+    assert desc["host_network_card_count"] == "0" and "host_networking_card_count" not in desc
+    assert notes["renamed"] == ["host_networking_card_count -> host_network_card_count"]
