@@ -1,6 +1,7 @@
 """Report (md/json/html + plots) for a project run structure and an imported CM-style tree."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -177,3 +178,73 @@ def test_rows_of_a_host_that_failed_since_are_marked(tmp_path):
     data = json.loads((tmp_path / "report.json").read_text())
     marked = [run["from_failed_host"] for run in data["runs"] if run.get("host") == "sut-a"]
     assert marked and all(marked)
+
+
+def test_report_names_the_round_and_its_origin(tmp_path):
+    root = tmp_path / "inference_results_v4.1"
+    sub = root / "closed" / "NVIDIA" / "results" / "DGX-H100" / "gptj-99" / "Server" / "performance" / "run_1"
+    sub.mkdir(parents=True)
+    shutil.copy(
+        trees.FIX / "61_server_VALID_summary_v4.1_NVIDIA_gptj-99_inferred_tokens.txt",
+        sub / "mlperf_log_summary.txt",
+    )
+    rep = _report.build_report(root, tmp_path / "out", registry=REG)
+    assert rep["round"]["name"] == "v4.1" and "tree" in rep["round"]["origin"]
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Checker round applied: **v4.1**" in md
+    run = rep["runs"][0]
+    assert run["metric"] == "inferred_completed_tokens_per_second" and run["value"] == pytest.approx(19233.84)
+    # the same tree judged by the rules of round v4.0 (-e submission_round=v4.0): scheduled samples/s
+    old = _report.build_report(root, tmp_path / "out4", registry=REG, round_="v4.0")
+    assert old["round"]["origin"] == "request (round=v4.0)"
+    assert old["runs"][0]["value"] == pytest.approx(279.74) and old["runs"][0]["unit"] == "samples/s"
+
+
+def test_compliance_row_without_verdict_says_so(tmp_path):
+    scen = (
+        tmp_path
+        / "inference_results_v5.1"
+        / "closed"
+        / "HPE"
+        / "compliance"
+        / "sys"
+        / "resnet"
+        / "MultiStream"
+    )
+    test01 = scen / "TEST01"
+    (test01 / "performance" / "run_1").mkdir(parents=True)
+    shutil.copy(
+        trees.FIX / "63_TEST01_verify_performance_NO_VERDICT_v5.1_HPE_resnet_multistream.txt",
+        test01 / "verify_performance.txt",
+    )
+    (test01 / "verify_accuracy.txt").write_text("TEST PASS\n")
+    rows = _report.table_rows(_report.discover_runs(tmp_path / "inference_results_v5.1", REG))
+    row = next(r for r in rows if r["mode"] == "TEST01")
+    assert row["validity"].startswith("FAIL: ")
+    assert "verify_performance.txt: verifier crashed / no verdict" in row["validity"]
+
+
+def test_accuracy_row_shows_every_metric(tmp_path):
+    acc = (
+        tmp_path
+        / "inference_results_v5.1"
+        / "closed"
+        / "AMD"
+        / "results"
+        / "s"
+        / "mixtral-8x7b"
+        / "Offline"
+        / "accuracy"
+    )
+    acc.mkdir(parents=True)
+    shutil.copy(trees.FIX / "50_accuracy_txt_mixtral-8x7b_v5.1_AMD.txt", acc / "accuracy.txt")
+    rows = _report.table_rows(_report.discover_runs(tmp_path / "inference_results_v5.1", REG))
+    text = rows[0]["accuracy"]
+    for part in (
+        "ROUGE1 45.2287 >= 45.1429 met",
+        "gsm8k_accuracy 73.2 >= 72.9234 met",
+        "mbxp_accuracy 59.9 >= 59.5584 met",
+        "TOKENS_PER_SAMPLE 143.7 >= 130.356 met",
+        "TOKENS_PER_SAMPLE 143.7 <= 160.49 met",  # upper: 145.9 * 1.1 (v5.1 checker table)
+    ):
+        assert part in text, text
