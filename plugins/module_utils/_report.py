@@ -167,6 +167,7 @@ def _from_result_json(data, record):
             "device": data.get("device"),
             "precision": data.get("precision"),
             "performance_only_model": bool(data.get("performance_only_model")),
+            "started": data.get("started"),
             "model_label": data.get("model_label"),
             "source": "result.json",
         }
@@ -366,10 +367,34 @@ def _listdir(path):
         return []
 
 
+def _mark_old(records):
+    """Mark rows of runs that a later run of the same system/model/scenario/mode replaced.
+
+    A later run is a higher ``performance/run_N`` or, between ``result.json`` rows, a later
+    ``started`` time. Old rows stay in the report (marked ``old``) but are never submittable.
+    """
+    groups = {}
+    for rec in records:
+        groups.setdefault((rec["system"], rec["model"], rec["dir_scenario"], rec["mode"]), []).append(rec)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        newest = max(group, key=lambda r: (str(r.get("started") or ""), _run_number(r["run_dir"])))
+        for rec in group:
+            if rec is not newest:
+                rec["old"] = f"replaced by {newest['run_dir']}"
+
+
+def _run_number(run_dir):
+    match = re.search(r"run_(\d+)$", run_dir.replace(os.sep, "/"))
+    return int(match.group(1)) if match else 0
+
+
 def _attach_accuracy(records, models):
+    _mark_old(records)
     acc_by_key = {}
     for rec in records:
-        if rec["mode"] == "accuracy":
+        if rec["mode"] == "accuracy" and not rec.get("old"):
             acc_by_key[(rec["system"], rec["model"], rec["dir_scenario"])] = rec["accuracy"]
     for rec in records:
         if rec["mode"] != "performance":
@@ -388,6 +413,8 @@ def _attach_accuracy(records, models):
         check = rec.get("latency_check") or {}
         if check.get("ok") is False:
             verdict["reasons"] += check["reasons"]
+        if rec.get("old"):
+            verdict["reasons"].append(f"old run: {rec['old']}")
         # A result.json verdict was judged on the run alone (mlperf_run); the report adds what
         # only the whole tree shows (the matching accuracy run).
         reasons = list((rec["submittable"] or {}).get("reasons") or [])
@@ -514,6 +541,7 @@ def table_rows(records):
                 "result": fmt_value(rec["value"], rec["unit"]) if rec["mode"] != "accuracy" else "-",
                 "validity": fmt_validity(rec),
                 "submittable": fmt_submittable(rec)
+                + (f"; old: {rec['old']}" if rec.get("old") and rec["mode"] != "performance" else "")
                 + ("; earlier run: the host failed in its last run" if rec.get("from_failed_host") else ""),
                 "ok": rec["validity"] == "VALID" or rec["mode"] == "accuracy",
             }

@@ -248,3 +248,15 @@ def test_accuracy_row_shows_every_metric(tmp_path):
         "TOKENS_PER_SAMPLE 143.7 <= 160.49 met",  # upper: 145.9 * 1.1 (v5.1 checker table)
     ):
         assert part in text, text
+
+
+def test_replaced_runs_are_marked_old(tmp_path):
+    scen = tmp_path / "valid_results" / "sut-a" / "resnet50" / "offline" / "performance"
+    trees._put(scen / "run_1", "off_valid", "mlperf_log_summary.txt")
+    trees._put(scen / "run_2", "off_valid", "mlperf_log_summary.txt")
+    runs = _report.discover_runs(tmp_path, REG)
+    first = by(runs, run_dir="valid_results/sut-a/resnet50/offline/performance/run_1")
+    second = by(runs, run_dir="valid_results/sut-a/resnet50/offline/performance/run_2")
+    assert first["old"] == "replaced by valid_results/sut-a/resnet50/offline/performance/run_2"
+    assert "old run: replaced by" in first["submittable"]["reasons"][-1]
+    assert "old" not in second
