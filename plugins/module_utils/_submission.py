@@ -28,7 +28,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
     _accuracy,
     _compliance,
     _mlperf_logs,
-    _report,
+    _results_tree,
     _rounds,
     _user_conf,
 )
@@ -252,7 +252,7 @@ def build_submission(
 ):
     """Build the submission tree for every run of ``results_root`` (``execution_modes`` only).
 
-    :param results_root: the controller results tree (``_report.discover_runs`` layout).
+    :param results_root: the controller results tree (``_results_tree.discover_runs`` layout).
     :param out_dir: submission root (``<output_dir>/submission``); replaced on each call.
     :param round_: checker round (default ``submission.round`` = ``rounds.default``).
     :param system_desc_overrides: ``{system: {field: value}}`` (inventory ``system_desc_overrides``).
@@ -267,10 +267,10 @@ def build_submission(
     round_ = round_ or str(sub.get("round"))
     validate_request(registry, division, submitter, category, status, round_)
     layout = layout_for(registry, round_)
-    models = _report.model_index(registry)
+    models = _results_tree.model_index(registry)
     records = [
         r
-        for r in _report.discover_runs(
+        for r in _results_tree.discover_runs(
             results_root, registry, round_=round_ if registry.get("rounds") else None
         )
         if (r["execution_mode"] in execution_modes) and r["tree"] == "results"

@@ -12,10 +12,11 @@ version_added: 0.1.0
 description:
   - Runs on the controller. Copies the runs of O(execution_modes) found in O(results_dir) into the
     layout the submission checker of O(submission_round) expects (registry C(submission.layouts)),
-    writes C(systems/<system>.json), the measurements file of the round (C(<system>_<implementation>_<scenario>.json)
-    up to v5.1, C(measurements.json) from v6.0), C(user.conf), the code README, compliance runs in the checker's
-    shape (C(verify_*.txt), C(performance/run_1/)), C(calibration.md) for the closed division, truncates
-    accuracy logs and appends C(hash=<sha256>) to each C(accuracy.txt).
+    writes C(systems/<system>.json), the measurements file of the round
+    (C(<system>_<implementation>_<scenario>.json) up to v5.1, C(measurements.json) from v6.0), C(user.conf),
+    the code README, compliance runs in the checker's shape (C(verify_*.txt), C(performance/run_1/)),
+    C(calibration.md) for the closed division, truncates accuracy logs and appends C(hash=<sha256>) to
+    each C(accuracy.txt).
   - The system description merges the SUT's C(system_desc_draft.json) (sut_facts role), the inventory
     O(system_desc_overrides) and the request (O(division), O(submitter), O(status), O(category)).
     Nothing is invented - a required field no source gave is reported as the checker reports it

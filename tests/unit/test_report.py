@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _compliance, _registry, _report
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -150,20 +150,17 @@ def test_module_bad_dir(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "ok"),
+    ("name", "verdict"),
     [
-        ("28_TEST01_verify_accuracy_TEST_FAIL_v4.1_ASUSTeK_bert-99.9_offline.txt", False),
-        ("31_TEST01_verify_performance_PASS_v4.1_ASUSTeK_bert-99.9_offline.txt", True),
-        ("33_TEST04_verify_performance_PASS_test_submissions_v5.0_gh_ubuntu_resnet50_offline.txt", True),
-        ("34_TEST06_verify_accuracy_v5.1_AMD_llama2-70b-99_offline.txt", True),
+        ("28_TEST01_verify_accuracy_TEST_FAIL_v4.1_ASUSTeK_bert-99.9_offline.txt", "FAIL"),
+        ("31_TEST01_verify_performance_PASS_v4.1_ASUSTeK_bert-99.9_offline.txt", "PASS"),
+        ("33_TEST04_verify_performance_PASS_test_submissions_v5.0_gh_ubuntu_resnet50_offline.txt", "PASS"),
+        ("63_TEST01_verify_performance_NO_VERDICT_v5.1_HPE_resnet_multistream.txt", None),
     ],
 )
-def test_compliance_verify_files(tmp_path, name, ok):
-    target = "verify_performance.txt" if "performance" in name else "verify_accuracy.txt"
-    (tmp_path / target).write_text((trees.FIX / name).read_text())
-    got, lines = _report._verify_status(str(tmp_path))
-    assert got is ok
-    assert lines
+def test_compliance_verify_files(name, verdict):
+    read = _compliance.read_verify_text("verify_x.txt", (trees.FIX / name).read_text())
+    assert read["verdict"] == verdict
 
 
 def test_rows_of_a_host_that_failed_since_are_marked(tmp_path):
