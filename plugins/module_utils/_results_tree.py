@@ -309,6 +309,9 @@ def _apply_round(record, round_info, registry, run_dir):
             record["value_ns"] = official["value_ns"]
         if official["inferred"]:
             record["inferred_from"] = official["inferred_from"]
+        seeds = _rounds.seed_problems(facts, loadgen.get("settings"))
+        if seeds:
+            record["seed_problems"] = seeds
         for reason in official["reasons"]:
             if reason not in record["reasons"]:
                 record["reasons"] = [*record["reasons"], reason]
@@ -383,6 +386,8 @@ def _attach_accuracy(records, models):
             verdict["reasons"] += check["reasons"]
         if rec.get("old"):
             verdict["reasons"].append(f"old run: {rec['old']}")
+        for problem in rec.get("seed_problems") or []:
+            verdict["reasons"].append(f"round {rec.get('round')}: {problem}")
         # A result.json verdict was judged on the run alone (mlperf_run); the report adds what
         # only the whole tree shows (the matching accuracy run).
         reasons = list((rec["submittable"] or {}).get("reasons") or [])

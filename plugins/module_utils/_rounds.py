@@ -225,3 +225,24 @@ def compliance_tests(facts, model):
 
 def layout_name(facts):
     return facts.get("layout") or "legacy"
+
+
+def seed_problems(facts, settings):
+    """The round's mlperf.conf RNG seeds against a run's (``parse_run_dir(...)["settings"]``).
+
+    LoadGen takes the seeds from mlperf.conf only, so a run made with another round's LoadGen fails
+    the checker of this round (its words: ``qsl_rng_seed is wrong, expected=..., found=...``).
+    A run whose logs do not show a seed is not judged on it.
+    """
+    problems = []
+    for key, want in (facts.get("seeds") or {}).items():
+        got = (settings or {}).get(key)
+        if got is None:
+            continue
+        try:
+            same = int(got) == int(want)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            problems.append(f"{key} is wrong, expected={want}, found={got}")
+    return problems

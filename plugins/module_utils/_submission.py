@@ -615,6 +615,11 @@ def _check_benchmark(path, ctx, fmt):
                 )
             if parsed["errors"]:
                 problems.append(f"{rel}/performance/run_1: LoadGen logged {parsed['errors']} error(s)")
+            if facts:
+                problems += [
+                    f"{rel}/performance/run_1/mlperf_log_detail.txt {p} (LoadGen of another round?)"
+                    for p in _rounds.seed_problems(facts, parsed.get("settings"))
+                ]
         except _mlperf_logs.LogParseError as exc:
             problems.append(str(exc))
     model = _rounds.checker_model(facts, fmt["benchmark"], ctx["registry"]) if facts else None

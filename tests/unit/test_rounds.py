@@ -419,3 +419,16 @@ def test_missing_metric_is_a_failure():
     result = acc.check_round_accuracy({"metrics": {"ROUGE1": 44.0}}, rules)
     assert result["met"] is False
     assert "accuracy.txt: no TOKENS_PER_SAMPLE value found" in result["reasons"]
+
+
+def test_seeds_of_another_round_are_named(tmp_path):
+    # 15: the AMD v5.1 detail log; LoadGen of v5.1 seeds qsl_rng_seed 1780908523862526354
+    parsed = logs.parse_run_dir(
+        run_dir(
+            tmp_path, "15_detail_log_FULL_v5.1_AMD_llama2-70b-99_offline_perf.txt", "mlperf_log_detail.txt"
+        )
+    )
+    assert rounds.seed_problems(rounds.round_facts(REGISTRY, "v5.1"), parsed["settings"]) == []
+    problems = rounds.seed_problems(rounds.round_facts(REGISTRY, "v6.1"), parsed["settings"])
+    assert problems[0] == "qsl_rng_seed is wrong, expected=2085463073848966840, found=1780908523862526354"
+    assert len(problems) == 3
