@@ -202,6 +202,10 @@ def _checker_text(checker):
             "this is not a pass."
         )
     text = f"Verdict: **{checker.get('verdict')}** (exit code {checker.get('rc')})."
+    argv = checker.get("argv") or []
+    extra = argv[argv.index("--csv") + 2 :] if "--csv" in argv else []
+    if extra:
+        text += " Checker run with: " + " ".join(extra) + " (relaxed: not every rule was applied)."
     if checker.get("checked") is not None:
         text += f" Results in the tree it checked: {checker['checked']}."
     if checker.get("messages"):

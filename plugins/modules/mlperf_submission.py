@@ -71,6 +71,13 @@ options:
   mlperf_inference_src:
     description: Checkout of mlcommons/inference on the controller; when set, its submission checker is run.
     type: path
+  checker_args:
+    description:
+      - Extra arguments for the official checker, e.g. C(--skip-dataset-size-check) (current checker) for runs
+        on a dataset sample. They are returned in RV(checker) (C(argv)) so the report shows what was relaxed.
+    type: list
+    elements: str
+    default: []
   fail_on_problems:
     description: Fail when the structure checks or the official checker report problems.
     type: bool
@@ -181,6 +188,7 @@ def _inputs_hash(params, results_dir, submission_dir):
         "execution_modes",
         "system_desc_overrides",
         "mlperf_inference_src",
+        "checker_args",
     )
     digest.update(json.dumps({k: params[k] for k in keys}, sort_keys=True, default=str).encode())
     sub_abs = os.path.abspath(submission_dir)
@@ -213,6 +221,7 @@ def main():
             "execution_modes": {"type": "list", "elements": "str", "default": ["valid"]},
             "system_desc_overrides": {"type": "dict", "default": {}},
             "mlperf_inference_src": {"type": "path"},
+            "checker_args": {"type": "list", "elements": "str", "default": []},
             "fail_on_problems": {"type": "bool", "default": False},
             "registry_path": {"type": "path"},
         },
@@ -296,7 +305,12 @@ def main():
         return module.run_command(argv, cwd=cwd)
 
     checker = _checker.run_checker(
-        p["mlperf_inference_src"], sub_dir, round_, p["submitter"], run_command=run_command
+        p["mlperf_inference_src"],
+        sub_dir,
+        round_,
+        p["submitter"],
+        run_command=run_command,
+        extra_args=tuple(p["checker_args"]),
     )
     result["checker"] = checker
     with open(record_path, "w", encoding="utf-8") as handle:
