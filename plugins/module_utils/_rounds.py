@@ -246,3 +246,39 @@ def seed_problems(facts, settings):
         if not same:
             problems.append(f"{key} is wrong, expected={want}, found={got}")
     return problems
+
+
+def run_rules(registry, round_, model):
+    """Everything one run of ``model`` is judged by in ``round_``, as a small JSON-able dict.
+
+    For callers without the registry (``mlperf_run`` on a SUT gets it from the controller as a
+    module argument): ``{"round", "source", "checker_model", "facts": {name, source, result_field,
+    result_field_benchmark_overwrite, llm_latency_limits_ns, seeds} (enough for
+    ``_mlperf_logs.official_metric``), "accuracy": accuracy_rules(...), "latency_limits_ns":
+    {scenario: limits}}``; ``checker_model`` is None when the round does not have the model.
+    """
+    facts = round_facts(registry, round_ or default_round(registry))
+    name = checker_model(facts, model, registry)
+    small = {
+        "name": facts["name"],
+        "source": facts.get("source"),
+        "result_field": facts.get("result_field") or {},
+        "result_field_benchmark_overwrite": {
+            k: v for k, v in (facts.get("result_field_benchmark_overwrite") or {}).items() if k == name
+        },
+        "llm_latency_limits_ns": {
+            k: v for k, v in (facts.get("llm_latency_limits_ns") or {}).items() if k == name
+        },
+        "seeds": facts.get("seeds") or {},
+        "models": {name: model_rules(facts, name)} if name else {},
+    }
+    return {
+        "round": facts["name"],
+        "source": facts.get("source"),
+        "checker_model": name,
+        "facts": small,
+        "accuracy": accuracy_rules(facts, name) if name else None,
+        "latency_limits_ns": {s: latency_limits_ns(facts, name, s) for s in ("Server", "Interactive")}
+        if name
+        else {},
+    }

@@ -432,3 +432,16 @@ def test_seeds_of_another_round_are_named(tmp_path):
     problems = rounds.seed_problems(rounds.round_facts(REGISTRY, "v6.1"), parsed["settings"])
     assert problems[0] == "qsl_rng_seed is wrong, expected=2085463073848966840, found=1780908523862526354"
     assert len(problems) == 3
+
+
+def test_run_rules_are_enough_for_a_sut(tmp_path):
+    rules = rounds.run_rules(REGISTRY, "v5.1", "llama2-70b-99")
+    assert rules["checker_model"] == "llama2-70b-99" and rules["round"] == "v5.1"
+    assert rules["latency_limits_ns"]["Interactive"] == {"ttft": 450000000, "tpot": 40000000}
+    assert set(rules["accuracy"]["targets"]) == {"ROUGE1", "ROUGE2", "ROUGEL", "TOKENS_PER_SAMPLE"}
+    parsed = logs.parse_run_dir(
+        run_dir(tmp_path, "10_server_VALID_summary_v5.1_AMD_8xMI300X_llama2-70b-99_ttft_tpot.txt")
+    )
+    official = logs.official_metric(parsed, rules["facts"], rules["checker_model"], "Server")
+    assert official["value"] == pytest.approx(24593.77) and official["round"] == "v5.1"
+    assert rounds.run_rules(REGISTRY, None, "efficientnet")["checker_model"] == "resnet"
