@@ -310,8 +310,11 @@ def _apply_round(record, round_info, registry, run_dir):
         if official["inferred"]:
             record["inferred_from"] = official["inferred_from"]
         seeds = _rounds.seed_problems(facts, loadgen.get("settings"))
+        psc = _rounds.performance_sample_count_problem(facts, model, loadgen.get("settings"))
+        if psc:
+            seeds.append(psc)
         if seeds:
-            record["seed_problems"] = seeds
+            record["round_problems"] = seeds
         for reason in official["reasons"]:
             if reason not in record["reasons"]:
                 record["reasons"] = [*record["reasons"], reason]
@@ -386,7 +389,7 @@ def _attach_accuracy(records, models):
             verdict["reasons"] += check["reasons"]
         if rec.get("old"):
             verdict["reasons"].append(f"old run: {rec['old']}")
-        for problem in rec.get("seed_problems") or []:
+        for problem in rec.get("round_problems") or []:
             verdict["reasons"].append(f"round {rec.get('round')}: {problem}")
         # A result.json verdict was judged on the run alone (mlperf_run); the report adds what
         # only the whole tree shows (the matching accuracy run).

@@ -282,3 +282,16 @@ def run_rules(registry, round_, model):
         if name
         else {},
     }
+
+
+def performance_sample_count_problem(facts, model, settings):
+    """``performance_sample_count, found N, needs to be >= M`` (the checker's words), or None."""
+    need = model_rules(facts, model).get("performance_sample_count")
+    got = (settings or {}).get("performance_sample_count")
+    if need is None or got is None:
+        return None
+    try:
+        short = int(got) < int(need)
+    except (TypeError, ValueError):
+        return None
+    return f"performance_sample_count, found {got}, needs to be >= {need}" if short else None

@@ -620,6 +620,10 @@ def _check_benchmark(path, ctx, fmt):
                     f"{rel}/performance/run_1/mlperf_log_detail.txt {p} (LoadGen of another round?)"
                     for p in _rounds.seed_problems(facts, parsed.get("settings"))
                 ]
+                bench_model = _rounds.checker_model(facts, fmt["benchmark"], ctx["registry"])
+                psc = _rounds.performance_sample_count_problem(facts, bench_model, parsed.get("settings"))
+                if psc:
+                    problems.append(f"{rel}/performance/run_1/mlperf_log_detail.txt {psc}")
         except _mlperf_logs.LogParseError as exc:
             problems.append(str(exc))
     model = _rounds.checker_model(facts, fmt["benchmark"], ctx["registry"]) if facts else None

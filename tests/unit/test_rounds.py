@@ -445,3 +445,13 @@ def test_run_rules_are_enough_for_a_sut(tmp_path):
     official = logs.official_metric(parsed, rules["facts"], rules["checker_model"], "Server")
     assert official["value"] == pytest.approx(24593.77) and official["round"] == "v5.1"
     assert rounds.run_rules(REGISTRY, None, "efficientnet")["checker_model"] == "resnet"
+
+
+def test_performance_sample_count_minimum():
+    facts = rounds.round_facts(REGISTRY, "v6.1")
+    assert rounds.performance_sample_count_problem(facts, "resnet", {"performance_sample_count": 1000}) == (
+        "performance_sample_count, found 1000, needs to be >= 1024"
+    )
+    assert (
+        rounds.performance_sample_count_problem(facts, "resnet", {"performance_sample_count": 1024}) is None
+    )
