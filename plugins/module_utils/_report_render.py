@@ -187,7 +187,7 @@ def _round_text(round_info):
         return "Checker round: none (the registry has no rounds section)."
     return (
         f"Checker round applied: **{round_info['name']}** (from {round_info['origin']}; "
-        f"rules: {round_info.get('source')}). Choose another with `-e round=`."
+        f"rules: {round_info.get('source')}). Choose another with `-e submission_round=`."
     )
 
 

@@ -321,7 +321,8 @@ def _apply_round(record, round_info, registry, run_dir):
         limits = _rounds.latency_limits_ns(facts, model, scenario)
         if limits and scenario in ("Server", "Interactive"):
             record["latency_check"] = _mlperf_logs.llm_latency_check(loadgen, limits, scenario)
-    if record["mode"] == "accuracy" and record["source"] == "logs":
+    if record["mode"] == "accuracy" and os.path.isfile(os.path.join(run_dir, "accuracy.txt")):
+        # our own runs too: result.json judged the run by the registry entry, the report by the round
         samples = (loadgen.get("log_values") or {}).get("effective_accuracy_sample_count")
         if samples is None:
             samples = (loadgen.get("log_values") or {}).get("qsl_reported_total_count")
