@@ -86,7 +86,14 @@ def table_rows(records):
                 "model": rec["model"],
                 "scenario": rec["scenario"],
                 "mode": rec["mode"],
-                "accuracy": fmt_accuracy(rec["accuracy"]),
+                "accuracy": (
+                    f"(judged as {rec['checker_model']}) "
+                    if rec.get("checker_model")
+                    and rec["checker_model"] != rec["model"]
+                    and rec.get("accuracy")
+                    else ""
+                )
+                + fmt_accuracy(rec["accuracy"]),
                 "result": fmt_value(rec["value"], rec["unit"]) if rec["mode"] != "accuracy" else "-",
                 "validity": fmt_validity(rec),
                 "submittable": fmt_submittable(rec)
