@@ -52,7 +52,7 @@ def fmt_validity(rec):
     if rec["mode"] == "accuracy":
         return "n/a (accuracy run)"
     if rec.get("compliance") and rec["compliance"].get("ok") is not None:
-        text = "PASS" if rec["compliance"]["ok"] else "FAIL"
+        text = ("old, " if rec.get("old") else "") + ("PASS" if rec["compliance"]["ok"] else "FAIL")
         details = list(rec["compliance"].get("lines") or []) + [
             r
             for r in rec["compliance"].get("reasons") or []
@@ -61,6 +61,8 @@ def fmt_validity(rec):
         return f"{text}: " + "; ".join(details)
     validity = rec["validity"] or "-"
     reasons = list(rec["reasons"])
+    if rec.get("old"):
+        reasons.append(f"old: {rec['old']}")
     check = rec.get("latency_check") or {}
     if check.get("ok") is False:
         reasons += check["reasons"]

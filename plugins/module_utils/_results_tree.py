@@ -346,7 +346,9 @@ def _mark_old(records):
     """Mark rows of runs that a later run of the same system/model/scenario/mode replaced.
 
     A later run is a higher ``performance/run_N`` or, between ``result.json`` rows, a later
-    ``started`` time. Old rows stay in the report (marked ``old``) but are never submittable.
+    ``started`` time; a compliance run started before the performance run it verifies is old too.
+    Old rows stay in the report (marked ``old``) but are never submittable nor copied into a
+    submission tree.
     """
     groups = {}
     for rec in records:
@@ -358,6 +360,16 @@ def _mark_old(records):
         for rec in group:
             if rec is not newest:
                 rec["old"] = f"replaced by {newest['run_dir']}"
+    # A compliance run older than the performance run it verifies was made for an earlier one.
+    for (system, model, scenario, mode), group in groups.items():
+        if not _TEST_DIR.match(str(mode)):
+            continue
+        perf = [r for r in groups.get((system, model, scenario, "performance"), []) if not r.get("old")]
+        newest_perf = max((str(r.get("started") or "") for r in perf), default="")
+        for rec in group:
+            started = str(rec.get("started") or "")
+            if started and newest_perf and started < newest_perf and not rec.get("old"):
+                rec["old"] = f"older than the performance run it verifies (started {started} < {newest_perf})"
 
 
 def _run_number(run_dir):

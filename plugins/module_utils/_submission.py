@@ -284,6 +284,9 @@ def build_submission(
     systems = {}
     benchmarks = set()
     for rec in records:
+        if rec.get("old"):
+            skipped.append(f"{rec['run_dir']}: old run ({rec['old']}), not copied")
+            continue
         entry = models.get(rec["model"])
         if entry is None:
             skipped.append(f"{rec['run_dir']}: model {rec['model']!r} not in the registry")

@@ -263,3 +263,24 @@ def test_replaced_runs_are_marked_old(tmp_path):
     assert first["old"] == "replaced by valid_results/sut-a/resnet50/offline/performance/run_2"
     assert any(r.startswith("old run: replaced by") for r in first["submittable"]["reasons"])
     assert "old" not in second
+
+
+def test_compliance_run_older_than_its_performance_run_is_old(tmp_path):
+    scen = tmp_path / "valid_results" / "sut-a" / "resnet50" / "Offline"
+    perf = scen / "performance" / "run_1"
+    trees._put(perf, "off_valid", "mlperf_log_summary.txt")
+    (perf / "result.json").write_text(
+        json.dumps({"mode": "performance", "started": "2026-12-01T22:09:43+00:00"})
+    )
+    test01 = scen / "TEST01"
+    trees._put(test01, "off_valid", "mlperf_log_summary.txt")
+    (test01 / "result.json").write_text(
+        json.dumps({"mode": "TEST01", "started": "2026-12-01T21:50:00+00:00"})
+    )
+    (test01 / "verify_accuracy.txt").write_text("TEST PASS\n")
+    runs = _report.discover_runs(tmp_path, REG)
+    old = by(runs, mode="TEST01")
+    assert old["old"].startswith("older than the performance run it verifies")
+    assert "old" not in by(runs, mode="performance")
+    row = next(r for r in _report.table_rows(runs) if r["mode"] == "TEST01")
+    assert row["validity"].startswith("old, FAIL")
