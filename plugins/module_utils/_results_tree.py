@@ -383,6 +383,17 @@ def _attach_accuracy(records, models):
     for rec in records:
         if rec["mode"] == "accuracy" and not rec.get("old"):
             acc_by_key[(rec["system"], rec["model"], rec["dir_scenario"])] = rec["accuracy"]
+        if rec["mode"] == "accuracy" and rec.get("round") and (rec["accuracy"] or {}).get("checks"):
+            # judged by the round (result.json's verdict used the registry entry alone)
+            acc = rec["accuracy"]
+            reasons = list(acc.get("reasons") or [])
+            if acc.get("met") is None:
+                reasons.append(
+                    f"round {rec['round']} publishes no accuracy target for {rec.get('checker_model')}"
+                )
+            if rec.get("old"):
+                reasons.append(f"old run: {rec['old']}")
+            rec["submittable"] = {"ok": acc.get("met") is True and not reasons, "reasons": reasons}
     for rec in records:
         if rec["mode"] != "performance":
             continue
