@@ -106,7 +106,14 @@ def run_checker(src, tree, round_, submitter, run_command=None, python=None, ext
     checked = count_results(tree)
     # An empty tree exits 0 at the checker: that checks nothing and is no pass.
     verdict = "FAIL" if rc != 0 else ("PASS" if checked else "NOTHING CHECKED")
+    traceback = None
+    if "Traceback (most recent call last)" in text:
+        # the checker itself crashed (v6.x on a model its round has no required scenarios for):
+        # no verdict about the tree, and the traceback is kept for the report
+        verdict = "CRASHED"
+        traceback = text[text.index("Traceback (most recent call last)") :][-3000:]
     return {
+        "traceback": traceback,
         "checked": checked,
         "ran": True,
         "reason": None,

@@ -210,6 +210,12 @@ def _checker_text(checker):
             f"Ran (exit code {checker.get('rc')}) on a tree with no results: nothing was checked, "
             "this is not a pass."
         )
+    if checker.get("verdict") == "CRASHED":
+        last = (checker.get("traceback") or "").strip().splitlines()[-1:] or ["?"]
+        return (
+            f"The official checker crashed (exit code {checker.get('rc')}): {last[0]}. It gave no verdict "
+            "on the tree; the structure checks below still apply."
+        )
     text = f"Verdict: **{checker.get('verdict')}** (exit code {checker.get('rc')})."
     argv = checker.get("argv") or []
     extra = argv[argv.index("--csv") + 2 :] if "--csv" in argv else []

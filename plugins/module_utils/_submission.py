@@ -585,6 +585,13 @@ def _check_scenarios(ctx, division, system, bench, scen_dirs, system_type):
         return [f"{system}/{bench}: not a benchmark of round {facts['name']}"]
     present = {_rounds.canonical_scenario(s) for s in scen_dirs}
     problems = []
+    rules = _rounds.model_rules(facts, model).get("required") or {}
+    key = "datacenter,edge" if system_type in ("edge,datacenter", "datacenter,edge") else system_type
+    if key not in rules and not _rounds.optional_scenarios(facts, model, system_type):
+        # the v6.x checker crashes on this (TypeError in check_scenarios); say it in words
+        return [
+            f"{system}/{bench}: {model} is not a benchmark for {system_type} systems in round {facts['name']}"
+        ]
     missing = [s for s in _rounds.required_scenarios(facts, model, system_type) if s not in present]
     if missing:
         problems.append(

@@ -348,3 +348,30 @@ def test_old_field_name_is_moved_with_a_note():
     )
     assert desc["host_network_card_count"] == "0" and "host_networking_card_count" not in desc
     assert notes["renamed"] == ["host_networking_card_count -> host_network_card_count"]
+
+
+def test_checker_traceback_is_a_crash_not_a_verdict(tmp_path):
+    script = tmp_path / "inference" / "tools" / "submission" / "submission_checker.py"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "import sys\nsys.stderr.write('Traceback (most recent call last):\\n  File x\\n"
+        "TypeError: NoneType object is not iterable\\n')\nsys.exit(1)\n"
+    )
+    tree = tmp_path / "submission"
+    (tree / "open" / "Fleet" / "results" / "s" / "resnet" / "Offline").mkdir(parents=True)
+    res = _checker.run_checker(str(tmp_path / "inference"), tree, "v6.1", "Fleet")
+    assert res["verdict"] == "CRASHED" and res["traceback"].startswith("Traceback")
+    assert "crashed (exit code 1): TypeError: NoneType object is not iterable" in _report._checker_text(res)
+
+
+def test_model_without_scenarios_for_the_system_type_is_named(valid_tree, tmp_path):
+    # llama2-70b-99 has no edge scenarios in v5.1 (the v6.x checker crashes on such a folder)
+    out = tmp_path / "submission"
+    req = dict(REQ, category="edge")
+    res = _submission.build_submission(
+        valid_tree[0], out, REG, round_="v5.1", **req, system_desc_overrides=OVERRIDES
+    )
+    assert (
+        "sut-b/llama2-70b-99: llama2-70b-99 is not a benchmark for edge systems in round v5.1"
+        in res["problems"]
+    )
