@@ -252,3 +252,230 @@ def evaluate_accuracy_file(path, model_entry, variant=None, require_hash=False):
             "total": None,
         }
     return check_accuracy(parsed, model_entry, variant=variant, require_hash=require_hash)
+
+
+# ---------------------------------------------------------------------------
+# every metric the official checker reads, under the checker's names
+# ---------------------------------------------------------------------------
+#: dict keys printed by the reference accuracy scripts -> checker metric (ACC_PATTERN key)
+DICT_KEYS = {
+    "rouge1": "ROUGE1",
+    "rouge2": "ROUGE2",
+    "rougeL": "ROUGEL",
+    "rougeLsum": "ROUGELSUM",
+    "gen_len": "GEN_LEN",
+    "tokens_per_sample": "TOKENS_PER_SAMPLE",
+    "FID_SCORE": "FID_SCORE",
+    "CLIP_SCORE": "CLIP_SCORE",
+    "gsm8k": "gsm8k_accuracy",
+    "mbxp": "mbxp_accuracy",
+    "exact_match": "exact_match",
+    "f1": "F1",
+    "vbench_score": "vbench_score",
+    "mean-accuracy": "meanAcc",
+    # pointpainting (v5.x): {'Pedestrian': [..], 'Cyclist': [..], 'Car': [..], 'Total': 54.2}
+    "Total": "mAP",
+}
+#: line formats (one metric per match; ``%`` after the number is remembered)
+_LINE_METRICS = (
+    # ImageNet / rgat: "accuracy=76.456%, good=38228, total=50000" (the line starts with it)
+    ("acc", re.compile(r"^\s*accuracy\s*=\s*([\d.]+)(%?)")),
+    # Criteo: "AUC=80.166%, accuracy=96.605%, ..." or "AUC=80.2378..."
+    ("AUC", re.compile(r"^\s*AUC\s*=\s*([\d.]+)(%?)")),
+    ("mAP", re.compile(r"mAP\s*=\s*([\d.]+)(%?)")),
+    ("DICE", re.compile(r"Accuracy:\s*mean\s*=\s*([\d.]+)()")),
+    ("ACCURACY", re.compile(r"Word Error Rate:.*,\s*accuracy\s*=\s*([\d.]+)(%?)")),
+    ("bleu", re.compile(r"^\s*BLEU:\s*([\d.]+)()")),
+    ("DLRM_NE", re.compile(r"metric/lifetime_ne/rating:\s*([\d.]+)()")),
+    ("DLRM_ACC", re.compile(r"metric/lifetime_accuracy/rating:\s*([\d.]+)()")),
+    ("DLRM_AUC", re.compile(r"metric/lifetime_gauc/rating:\s*([\d.]+)()")),
+    ("E2E_ACCURACY", re.compile(r"^\s*Accuracy:\s*([\d.]+)()\s*$")),
+)
+_GOOD_TOTAL = re.compile(r"good\s*=\s*(\d+)\s*,\s*total\s*=\s*(\d+)")
+
+
+def _dict_blocks(text):
+    """Every top-level ``{...}`` block of ``text`` (may span lines), as parsed dicts.
+
+    JSON first, then a Python literal (the reference scripts print dicts with ``print(dict)``,
+    quoting numbers as strings in some submitters' versions). Undecodable blocks are skipped.
+    """
+    blocks = []
+    depth = 0
+    start = None
+    for idx, char in enumerate(text):
+        if char == "{":
+            if depth == 0:
+                start = idx
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0 and start is not None:
+                blob = text[start : idx + 1]
+                data = None
+                try:
+                    data = json.loads(blob)
+                except ValueError:
+                    try:
+                        data = ast.literal_eval(blob)
+                    except (ValueError, SyntaxError, MemoryError, RecursionError):
+                        data = None
+                if isinstance(data, dict):
+                    line_start = text.rfind("\n", 0, start) + 1
+                    blocks.append((data, text[line_start:start].strip() == ""))
+                start = None
+    return blocks
+
+
+def _as_float(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _walk_dict(data, metrics, top=True):
+    for key, val in data.items():
+        if isinstance(val, dict):
+            _walk_dict(val, metrics, top=False)
+            continue
+        name = DICT_KEYS.get(str(key))
+        if name is None and top and key == "accuracy":
+            # '{"accuracy": 76.4, ...}' on its own line is the checker's "acc" form; a nested
+            # "accuracy" (dlrm's JSON block, the share of correct clicks) is not scored.
+            name = "acc"
+        number = _as_float(val)
+        if name and number is not None:
+            metrics.setdefault(name, number)
+
+
+def read_metrics(text):
+    """Every accuracy metric of an ``accuracy.txt`` under the checker's names.
+
+    :returns: ``{"metrics": {METRIC: float}, "percent": [METRIC printed with %], "hash": str|None,
+        "good": int|None, "total": int|None}``. Noise lines (warnings, per-sample numbers, tracebacks)
+        are ignored; the first value of a metric wins (the Results block precedes any repeat).
+    """
+    metrics = {}
+    percent = []
+    good = total = None
+    for line in text.splitlines():
+        for name, pattern in _LINE_METRICS:
+            match = pattern.search(line)
+            if match and name not in metrics:
+                metrics[name] = float(match.group(1))
+                if match.group(2):
+                    percent.append(name)
+        match = _GOOD_TOTAL.search(line)
+        if match and good is None and line.lstrip().startswith("accuracy"):
+            good, total = int(match.group(1)), int(match.group(2))
+    for data, own_line in _dict_blocks(text):
+        if own_line or not any(key in data for key in ("accuracy",)):
+            _walk_dict(data, metrics, top=own_line)
+        else:
+            _walk_dict(data, metrics, top=False)
+    match = _HASH.search(text)
+    return {
+        "metrics": metrics,
+        "percent": percent,
+        "hash": match.group(1).lower() if match else None,
+        "good": good,
+        "total": total,
+    }
+
+
+def check_round_accuracy(read, rules, samples=None, require_hash=False):
+    """Compare :func:`read_metrics` output with a round's rules (``_rounds.accuracy_rules``).
+
+    Every target metric is checked (``value >= target``) and every upper limit (``value <= limit``);
+    a metric printed as a percentage whose target is a fraction (rgat: ``accuracy=72.584%`` against
+    0.7213) is compared as a fraction and the check says so. ``samples`` is how many samples the
+    accuracy run covered (``qsl_reported_total_count`` of its detail log, or accuracy.txt ``total``);
+    a run on fewer than the round's ``dataset_size`` is never met (checker dataset check).
+
+    :returns: ``{"metric", "value", "unit", "target", "met": bool|None, "checks": [{name, value,
+        compared, op, limit, ok, note}], "values", "hash", "reasons", "coverage": {samples,
+        dataset_size, full}}``. ``met`` is None when the round has no target for the model.
+    """
+    metrics = read.get("metrics") or {}
+    percent = set(read.get("percent") or [])
+    checks = []
+    reasons = []
+    for name, target in (rules.get("targets") or {}).items():
+        checks.append(_bound(name, metrics.get(name), target, ">=", name in percent))
+    for name, limit in (rules.get("upper") or {}).items():
+        checks.append(_bound(name, metrics.get(name), limit, "<=", name in percent))
+    for check in checks:
+        if check["value"] is None:
+            reasons.append(f"accuracy.txt: no {check['name']} value found")
+        elif check["ok"] is False:
+            reasons.append(
+                "{}={:g} does not meet {} {:g}".format(
+                    check["name"], check["compared"], check["op"], check["limit"]
+                )
+            )
+    size = rules.get("dataset_size")
+    coverage = {"samples": samples, "dataset_size": size, "full": None}
+    if size and samples is not None:
+        coverage["full"] = int(samples) >= int(size)
+        if not coverage["full"]:
+            reasons.append(
+                f"accuracy run covered {int(samples)} of {int(size)} samples (the whole dataset is required)"
+            )
+    met = None if not checks else all(c["ok"] for c in checks)
+    if coverage["full"] is False and met is not None:
+        met = False
+    if require_hash and not read.get("hash"):
+        reasons.append("accuracy.txt has no hash= line (the submission checker requires it)")
+    first = checks[0] if checks else None
+    return {
+        "metric": first["name"] if first else next(iter(metrics), None),
+        "value": first["value"] if first else next(iter(metrics.values()), None),
+        "unit": "%" if first and first["name"] in percent else "",
+        "target": first["limit"] if first else None,
+        "met": met,
+        "checks": checks,
+        "values": dict(metrics),
+        "hash": read.get("hash"),
+        "reasons": reasons,
+        "coverage": coverage,
+        "good": read.get("good"),
+        "total": read.get("total"),
+    }
+
+
+def _bound(name, value, limit, op, printed_percent):
+    compared = value
+    note = None
+    if value is not None and limit is not None and limit < 1.5 and value > 1.5 and printed_percent:
+        compared = value / 100.0
+        note = "printed as a percentage, the target is a fraction: compared as a fraction"
+    ok = None if value is None else (compared >= limit if op == ">=" else compared <= limit)
+    return {
+        "name": name,
+        "value": value,
+        "compared": compared,
+        "op": op,
+        "limit": limit,
+        "ok": False if value is None else ok,
+        "note": note,
+    }
+
+
+def evaluate_round_accuracy(path, rules, samples=None, require_hash=False):
+    """:func:`read_metrics` of the file at ``path`` + :func:`check_round_accuracy`; a missing file is
+    ``met: False`` with the reason. This is the one multi-metric reader for this project's own
+    accuracy runs and for imported trees alike."""
+    if not os.path.isfile(path):
+        result = check_round_accuracy({"metrics": {}}, rules, samples=samples)
+        result.update(met=False, reasons=[f"{path}: accuracy.txt not found"], path=str(path))
+        return result
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        read = read_metrics(handle.read())
+    result = check_round_accuracy(read, rules, samples=samples, require_hash=require_hash)
+    result["path"] = str(path)
+    return result

@@ -82,6 +82,37 @@ _SUMMARY_CONDITIONS = {
 }
 
 
+#: detail-log keys kept in ``log_values`` (what the checker's round tables may score a run by)
+_LOG_VALUE_PREFIXES = ("result_", "early_stopping_latency")
+_LOG_VALUE_KEYS = (
+    "effective_samples_per_query",
+    "qsl_reported_total_count",
+    "effective_accuracy_sample_count",
+    "requested_use_token_latencies",
+    "effective_scenario",
+)
+#: summary label -> detail-log key (LoadGen results.cc prints one for the other)
+SUMMARY_TO_DETAIL = {
+    "Samples per second": "result_samples_per_second",
+    "Completed samples per second": "result_completed_samples_per_sec",
+    "Scheduled samples per second": "result_scheduled_samples_per_sec",
+    "Tokens per second": "result_tokens_per_second",
+    "Completed tokens per second": "result_completed_tokens_per_second",
+    "Tokens per second (inferred)": "result_inferred_tokens_per_second",
+    "Completed tokens per second (inferred)": "result_inferred_completed_tokens_per_second",
+    "QPS w/o loadgen overhead": "result_qps_without_loadgen_overhead",
+    "Mean latency (ns)": "result_mean_latency_ns",
+    "90.00 percentile latency (ns)": "result_90.00_percentile_latency_ns",
+    "99.00 percentile latency (ns)": "result_99.00_percentile_latency_ns",
+    "99.00 percentile first token latency (ns)": "result_first_token_99.00_percentile_latency_ns",
+    "99.00 percentile time to output token (ns)": "result_time_per_output_token_99.00_percentile_ns",
+    "samples_per_query": "effective_samples_per_query",
+    "Scenario": "effective_scenario",
+}
+#: early-stopping estimate label of the summary -> detail key (SingleStream logs both, MultiStream the 99th)
+_ES_TO_DETAIL = {"90": "early_stopping_latency_ss", "99": "early_stopping_latency_ms"}
+
+
 class LogParseError(ValueError):
     """Raised when a run directory holds no LoadGen log at all."""
 
@@ -308,6 +339,7 @@ def _base_result():
         "sut_name": None,
         "token_latencies": False,
         "extra": {},
+        "log_values": {},
     }
 
 
@@ -390,6 +422,9 @@ def parse_detail_records(records, model_tokens=None):
             result[name + "_ns"] = block
             result[name + "_ms"] = _ms_dict(block)
     result["early_stopping"] = {k: v for k, v in values.items() if k.startswith("early_stopping")}
+    result["log_values"] = {
+        k: v for k, v in values.items() if k.startswith(_LOG_VALUE_PREFIXES) or k in _LOG_VALUE_KEYS
+    }
     for key in (
         "result_scheduled_samples_per_sec",
         "result_query_count",
@@ -539,6 +574,7 @@ def parse_summary(text, model_tokens=None):
         if label in fields:
             result["extra"][label] = _num(fields[label])
 
+    result["log_values"] = _summary_log_values(parsed)
     metric, unit, _key, labels = _metric_spec(result["scenario"], tokens)
     result["metric"], result["unit"] = metric, unit
     if unit == "ms":
@@ -578,6 +614,198 @@ def parse_summary(text, model_tokens=None):
     if result["validity"] == "INVALID" and not result["reasons"]:
         result["reasons"].append("LoadGen reported INVALID")
     return _finish(result)
+
+
+def _summary_log_values(parsed):
+    """Detail-log-keyed numbers of a parsed summary (``SUMMARY_TO_DETAIL``, early-stopping estimates)."""
+    out = {}
+    for label, key in SUMMARY_TO_DETAIL.items():
+        if label in parsed["fields"]:
+            raw = parsed["fields"][label]
+            number = _num(raw)
+            out[key] = number if number is not None or key == "effective_scenario" else raw
+            if key == "effective_scenario":
+                out[key] = raw
+    # MultiStream per-query lines come after "Per-query latency:" with the same labels as per-sample ones
+    for label, key in _ES_TO_DETAIL.items():
+        if label in parsed["early_stopping_estimates"]:
+            out[key] = _num(parsed["early_stopping_estimates"][label])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the checker's score of a run, per round
+# ---------------------------------------------------------------------------
+#: detail key -> (metric name in results, unit); the unit of a latency key is ms after / 1e6
+_METRIC_NAMES = {
+    "result_samples_per_second": ("samples_per_second", "samples/s"),
+    "result_completed_samples_per_sec": ("completed_samples_per_second", "samples/s"),
+    "result_scheduled_samples_per_sec": ("scheduled_samples_per_second", "samples/s"),
+    "result_tokens_per_second": ("tokens_per_second", "tokens/s"),
+    "result_completed_tokens_per_second": ("completed_tokens_per_second", "tokens/s"),
+    "result_inferred_tokens_per_second": ("inferred_tokens_per_second", "tokens/s"),
+    "result_inferred_completed_tokens_per_second": ("inferred_completed_tokens_per_second", "tokens/s"),
+    "early_stopping_latency_ss": ("p90_latency_early_stopping", "ms"),
+    "early_stopping_latency_ms": ("p99_latency_early_stopping", "ms"),
+    "result_90.00_percentile_latency_ns": ("p90_latency", "ms"),
+    "result_99.00_percentile_per_query_latency_ns": ("p99_query_latency", "ms"),
+}
+#: (log scenario, folder scenario) pairs the checker accepts as an inferred result, edge systems only
+#: (checker ``inferred_check``, v4.0 .. v6.1); Server logs in Interactive folders are not inferred.
+INFERRED_PAIRS = (("SingleStream", "MultiStream"), ("MultiStream", "Offline"), ("SingleStream", "Offline"))
+#: samples per query the checker assumes when it infers MultiStream from a SingleStream log
+INFERRED_MULTISTREAM_SAMPLES = 8
+
+
+def official_metric(parsed, facts, model, dir_scenario=None):
+    """The figure the official checker of one round takes from a parsed run, and how.
+
+    :param parsed: :func:`parse_run_dir` output (needs ``log_values``).
+    :param facts: ``_rounds.round_facts`` of the round (``result_field``,
+        ``result_field_benchmark_overwrite``, ``name``, ``source``).
+    :param model: the checker's model name in that round (``_rounds.checker_model``).
+    :param dir_scenario: the folder's scenario (``Interactive``, or an inferred one); default the log's.
+    :returns: ``{"round", "round_source", "scenario" (the folder's), "log_scenario", "metric_key",
+        "metric", "value", "value_ns", "unit", "inferred": bool, "inferred_from", "reasons": [str]}``.
+        Latencies are ms (``value_ns`` keeps ns). Inference rules (checker ``get_inferred_result``):
+        MultiStream from SingleStream = 8 x the SingleStream early-stopping 99th-percentile estimate;
+        Offline from SingleStream = QPS w/o loadgen overhead; Offline from MultiStream =
+        samples_per_query * 1000 / mean query latency (ms).
+    """
+    values = parsed.get("log_values") or {}
+    log_scenario = parsed.get("scenario")
+    folder = _canonical(dir_scenario) or log_scenario
+    out = {
+        "round": facts.get("name"),
+        "round_source": facts.get("source"),
+        "scenario": folder,
+        "log_scenario": log_scenario,
+        "metric_key": None,
+        "metric": None,
+        "value": None,
+        "value_ns": None,
+        "unit": "",
+        "inferred": False,
+        "inferred_from": None,
+        "reasons": [],
+    }
+    if parsed.get("mode") != "performance":
+        return out
+    table = facts.get("result_field") or {}
+    overwrite = ((facts.get("result_field_benchmark_overwrite") or {}).get(model) or {}).get(log_scenario)
+    key = overwrite or table.get(log_scenario)
+    if key is None:
+        out["reasons"].append(f"round {facts.get('name')}: no result field for scenario {log_scenario}")
+        return out
+    name, unit = _METRIC_NAMES.get(
+        key, (key, "ms" if log_scenario in ("SingleStream", "MultiStream") else "")
+    )
+    out.update(metric_key=key, metric=name, unit=unit)
+    raw = values.get(key)
+    number = _num(raw)
+    if raw is None:
+        out["reasons"].append(f"{key} not in the log (round {facts.get('name')} scores {log_scenario} by it)")
+    elif number is None:
+        out["reasons"].append(f"{key} is {raw} in the log")
+    if log_scenario in ("SingleStream", "MultiStream") and number is not None:
+        if number <= 0:
+            out["reasons"].append("too few queries for an early-stopping estimate (LoadGen logged 0)")
+            number = None
+        else:
+            out["value_ns"], number = number, number / 1e6
+    out["value"] = number
+    if (
+        folder
+        and log_scenario
+        and folder != log_scenario
+        and (log_scenario, folder) != ("Server", "Interactive")
+    ):
+        _infer(out, values, log_scenario, folder)
+    elif folder == "Interactive" and log_scenario not in ("Server", "Interactive"):
+        out["reasons"].append(f"an Interactive result must come from a Server log, not {log_scenario}")
+        out["value"] = None
+    return out
+
+
+def _infer(out, values, log_scenario, folder):
+    out["inferred"], out["inferred_from"] = True, log_scenario
+    if (log_scenario, folder) not in INFERRED_PAIRS:
+        out["reasons"].append(f"a {folder} result cannot be inferred from a {log_scenario} log")
+        out["value"] = out["value_ns"] = None
+        return
+    if folder == "MultiStream":
+        estimate = _num(values.get("early_stopping_latency_ms"))
+        out.update(metric_key="early_stopping_latency_ms", metric="p99_latency_early_stopping_x8", unit="ms")
+        if not estimate:
+            out["reasons"].append("no early-stopping 99th-percentile estimate in the SingleStream log")
+            out["value"] = out["value_ns"] = None
+        else:
+            out["value_ns"] = estimate * INFERRED_MULTISTREAM_SAMPLES
+            out["value"] = out["value_ns"] / 1e6
+    elif log_scenario == "SingleStream":
+        qps = _num(values.get("result_qps_without_loadgen_overhead"))
+        out.update(
+            metric_key="result_qps_without_loadgen_overhead", metric="samples_per_second", unit="samples/s"
+        )
+        out["value"], out["value_ns"] = qps, None
+    else:
+        spq = _num(values.get("effective_samples_per_query"))
+        mean_ns = _num(values.get("result_mean_query_latency_ns"))
+        out.update(
+            metric_key="samples_per_query/mean_query_latency", metric="samples_per_second", unit="samples/s"
+        )
+        out["value_ns"] = None
+        out["value"] = spq * 1000 / (mean_ns / 1e6) if spq and mean_ns else None
+    if out["value"] is None:
+        out["reasons"].append(f"the {log_scenario} log lacks what inferring {folder} needs")
+
+
+def llm_latency_check(parsed, limits_ns, scenario):
+    """TTFT/TPOT 99th percentiles against the round's limits (checker ``extra_check_llm``).
+
+    :param limits_ns: ``{"ttft": ns, "tpot": ns}`` (``_rounds.latency_limits_ns``) or None.
+    :returns: ``{"ok": bool|None, "ttft_p99_ms", "tpot_p99_ms", "limits_ms", "reasons"}``; ``ok`` is
+        None when there are no limits for this scenario. The checker requires both strictly below.
+    """
+    ttft = (parsed.get("ttft_ns") or {}).get("p99")
+    tpot = (parsed.get("tpot_ns") or {}).get("p99")
+    values = parsed.get("log_values") or {}
+    ttft = ttft if ttft is not None else _num(values.get("result_first_token_99.00_percentile_latency_ns"))
+    tpot = tpot if tpot is not None else _num(values.get("result_time_per_output_token_99.00_percentile_ns"))
+    out = {
+        "ok": None,
+        "scenario": scenario,
+        "ttft_p99_ms": _ns_to_ms(ttft),
+        "tpot_p99_ms": _ns_to_ms(tpot),
+        "limits_ms": None,
+        "reasons": [],
+    }
+    if not limits_ns:
+        return out
+    out["limits_ms"] = {k: v / 1e6 for k, v in limits_ns.items()}
+    ok = True
+    for name, got in (("ttft", ttft), ("tpot", tpot)):
+        limit = limits_ns.get(name)
+        if got is None:
+            ok = False
+            out["reasons"].append(f"{scenario}: no {name.upper()} 99th percentile in the log")
+        elif limit is not None and not got < limit:
+            ok = False
+            out["reasons"].append(
+                f"{scenario}: {name.upper()} p99 {got / 1e6:g} ms not below the limit {limit / 1e6:g} ms"
+            )
+    out["ok"] = ok
+    return out
+
+
+def _canonical(name):
+    if name is None:
+        return None
+    lowered = str(name).lower()
+    for scenario in (*SCENARIOS, "Interactive"):
+        if scenario.lower() == lowered:
+            return scenario
+    return str(name)
 
 
 def parse_run_dir(path, model_tokens=None, dir_scenario=None):
@@ -639,3 +867,5 @@ def _fill_from_summary(result, summary):
         result["value"], result["value_ns"] = summary["value"], summary["value_ns"]
     for key, val in summary["settings"].items():
         result["settings"].setdefault(key, val)
+    for key, val in (summary.get("log_values") or {}).items():
+        result["log_values"].setdefault(key, val)

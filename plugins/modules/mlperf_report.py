@@ -52,6 +52,14 @@ options:
   registry_path:
     description: Registry file; defaults to the collection's C(registry.yml).
     type: path
+  round:
+    description:
+      - Checker round whose rules score the runs (metric per scenario and benchmark, accuracy targets,
+        Interactive limits, compliance tests), one of the registry's C(rounds).
+      - Default - the round a path component of O(results_dir) names (C(inference_results_v5.1)),
+        else C(rounds.default), the latest round the checker knows. The report names the round and
+        where it came from.
+    type: str
 author: fleetbench.mlperf contributors
 attributes:
   check_mode:
@@ -128,12 +136,13 @@ def main():
             "submission": {"type": "dict"},
             "title": {"type": "str"},
             "registry_path": {"type": "path"},
+            "round": {"type": "str"},
         },
         supports_check_mode=True,
     )
     p = module.params
     try:
-        from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report
+        from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report, _rounds
     except ImportError as exc:  # pragma: no cover - controller requirements missing
         module.fail_json(
             msg=f"mlperf_report needs the controller requirements (PyYAML, Jinja2, matplotlib): {exc}"
@@ -146,6 +155,11 @@ def main():
         registry = _registry.load_registry(p["registry_path"])
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"registry_path: {exc}")
+    try:
+        if p["round"]:
+            _rounds.round_facts(registry, p["round"])
+    except _rounds.RoundError as exc:
+        module.fail_json(msg=str(exc), field="round", allowed=exc.allowed)
 
     def build(write):
         return _report.build_report(
@@ -158,6 +172,7 @@ def main():
             title=p["title"],
             fetch_errors=p["fetch_errors"],
             write=write,
+            round_=p["round"],
         )
 
     # Built once without writing to compare with the report on disk (idempotence), then written.

@@ -12,13 +12,20 @@ version_added: 0.1.0
 description:
   - Runs on the controller. Copies the runs of O(execution_modes) found in O(results_dir) into the
     layout the submission checker of O(submission_round) expects (registry C(submission.layouts)),
-    writes C(systems/<system>.json) with every required field, C(measurements.json), C(user.conf),
-    the code README, truncates accuracy logs and appends C(hash=<sha256>) to each C(accuracy.txt).
+    writes C(systems/<system>.json), the measurements file of the round
+    (C(<system>_<implementation>_<scenario>.json) up to v5.1, C(measurements.json) from v6.0), C(user.conf),
+    the code README, compliance runs in the checker's shape (C(verify_*.txt), C(performance/run_1/)),
+    C(calibration.md) for the closed division, truncates accuracy logs and appends C(hash=<sha256>) to
+    each C(accuracy.txt).
   - The system description merges the SUT's C(system_desc_draft.json) (sut_facts role), the inventory
     O(system_desc_overrides) and the request (O(division), O(submitter), O(status), O(category)).
-    Required fields still empty become C(N/A) and are listed in RV(filled_na).
+    Nothing is invented - a required field no source gave is reported as the checker reports it
+    (RV(problems), RV(system_desc)); values are kept as given (a string C("0") stays a string); old field
+    names are moved to the checker's (C(host_networking_card_count) to C(host_network_card_count)).
   - Then runs the project's structure checks (RV(problems)) and, when O(mlperf_inference_src) points at
-    a checkout of mlcommons/inference, its C(tools/submission/submission_checker.py) (RV(checker)).
+    a checkout of mlcommons/inference, its checker (C(tools/submission/submission_checker.py), or the
+    C(submission_checker) package from v6.0) (RV(checker)). An exit status 0 on a tree without results
+    is reported as C(NOTHING CHECKED), never PASS.
   - Division, category and status are never defaulted; a bad value fails before anything is copied,
     naming the field and the allowed values.
   - Idempotent - the tree is rebuilt only when an input (request or any source file's size/mtime) changed.
@@ -64,6 +71,13 @@ options:
   mlperf_inference_src:
     description: Checkout of mlcommons/inference on the controller; when set, its submission checker is run.
     type: path
+  checker_args:
+    description:
+      - Extra arguments for the official checker, e.g. C(--skip-dataset-size-check) (current checker) for runs
+        on a dataset sample. They are returned in RV(checker) (C(argv)) so the report shows what was relaxed.
+    type: list
+    elements: str
+    default: []
   fail_on_problems:
     description: Fail when the structure checks or the official checker report problems.
     type: bool
@@ -122,9 +136,19 @@ benchmarks:
   type: list
   elements: str
 filled_na:
-  description: Per system, required fields that no source filled (set to N/A).
+  description: Always empty - kept for callers of earlier versions; nothing is filled with N/A any more.
   returned: success
   type: dict
+system_desc:
+  description: >-
+    Per system - missing (meaningful fields no source gave), empty (meaningful fields given empty),
+    left_empty (other required fields written as empty strings), renamed (old -> new field names).
+  returned: success
+  type: dict
+calibration:
+  description: Path of the calibration.md written for the closed division, or null.
+  returned: success
+  type: str
 problems:
   description: Problems found by the project's structure checks (empty = the tree passed).
   returned: success
@@ -136,7 +160,9 @@ skipped:
   type: list
   elements: str
 checker:
-  description: Official checker record - ran, reason (why not run), verdict (PASS/FAIL), rc, messages, argv.
+  description: >-
+    Official checker record - ran, reason (why not run), verdict (PASS/FAIL/NOTHING CHECKED), rc,
+    checked (result folders in the tree), messages, argv.
   returned: success
   type: dict
 """
@@ -162,6 +188,7 @@ def _inputs_hash(params, results_dir, submission_dir):
         "execution_modes",
         "system_desc_overrides",
         "mlperf_inference_src",
+        "checker_args",
     )
     digest.update(json.dumps({k: params[k] for k in keys}, sort_keys=True, default=str).encode())
     sub_abs = os.path.abspath(submission_dir)
@@ -194,6 +221,7 @@ def main():
             "execution_modes": {"type": "list", "elements": "str", "default": ["valid"]},
             "system_desc_overrides": {"type": "dict", "default": {}},
             "mlperf_inference_src": {"type": "path"},
+            "checker_args": {"type": "list", "elements": "str", "default": []},
             "fail_on_problems": {"type": "bool", "default": False},
             "registry_path": {"type": "path"},
         },
@@ -253,6 +281,8 @@ def main():
             systems=sorted({r["system"] for r in runs}),
             benchmarks=[],
             filled_na={},
+            system_desc={},
+            calibration=None,
             problems=[],
             skipped=[],
             checker=_checker.not_run("check mode"),
@@ -275,7 +305,12 @@ def main():
         return module.run_command(argv, cwd=cwd)
 
     checker = _checker.run_checker(
-        p["mlperf_inference_src"], sub_dir, round_, p["submitter"], run_command=run_command
+        p["mlperf_inference_src"],
+        sub_dir,
+        round_,
+        p["submitter"],
+        run_command=run_command,
+        extra_args=tuple(p["checker_args"]),
     )
     result["checker"] = checker
     with open(record_path, "w", encoding="utf-8") as handle:
