@@ -357,3 +357,18 @@ def test_model_without_scenarios_for_the_system_type_is_named(valid_tree, tmp_pa
         "sut-b/llama2-70b-99: llama2-70b-99 is not a benchmark for edge systems in round v5.1"
         in res["problems"]
     )
+
+
+def test_module_on_a_tree_of_test_runs_says_nothing_was_checked(tmp_path, monkeypatch):
+    from ansible.module_utils import basic
+
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    trees.make_project_tree(tmp_path / "results", sut="sut-a")  # test_results only
+    res = run_module(
+        mlperf_submission, dict(REQ, results_dir=str(tmp_path / "results"), submission_round="v5.1")
+    )
+    assert (
+        res["systems"] == [] and "no results found in the tree: nothing to submit or check" in res["problems"]
+    )
+    assert any("holds no results" in w for w in warnings)
