@@ -374,10 +374,7 @@ def read_metrics(text):
         if match and good is None and line.lstrip().startswith("accuracy"):
             good, total = int(match.group(1)), int(match.group(2))
     for data, own_line in _dict_blocks(text):
-        if own_line or not any(key in data for key in ("accuracy",)):
-            _walk_dict(data, metrics, top=own_line)
-        else:
-            _walk_dict(data, metrics, top=False)
+        _walk_dict(data, metrics, top=own_line)
     match = _HASH.search(text)
     return {
         "metrics": metrics,
