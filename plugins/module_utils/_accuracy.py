@@ -17,6 +17,12 @@ submission checker's ``ACC_PATTERN``, mlcommons/inference tools/submission):
 
 The registry entry (``models.<name>.accuracy`` of registry.yml) is passed in as a
 dict by the caller; this module never loads YAML.
+
+Two levels: :func:`parse_accuracy_text` / :func:`check_accuracy` read the one metric of a registry
+entry (this project's runs, as ``mlperf_run`` judged them so far); :func:`read_metrics` reads every
+metric the official checker reads, under the checker's names, and :func:`check_round_accuracy` /
+:func:`evaluate_round_accuracy` compare them with one round's targets, upper limits and dataset size
+(``_rounds.accuracy_rules``). Real files of every family (v3.1 .. v5.1) are the unit-test fixtures.
 """
 
 from __future__ import annotations
@@ -374,10 +380,7 @@ def read_metrics(text):
         if match and good is None and line.lstrip().startswith("accuracy"):
             good, total = int(match.group(1)), int(match.group(2))
     for data, own_line in _dict_blocks(text):
-        if own_line or not any(key in data for key in ("accuracy",)):
-            _walk_dict(data, metrics, top=own_line)
-        else:
-            _walk_dict(data, metrics, top=False)
+        _walk_dict(data, metrics, top=own_line)
     match = _HASH.search(text)
     return {
         "metrics": metrics,

@@ -29,6 +29,12 @@ rate, which is what this parser returns (the scheduled rate is kept in
 ``Early stopping 90th|90.0th percentile estimate``,
 ``Early stopping 99th|99.0th percentile estimate``.
 
+:func:`parse_run_dir` keeps that default headline (``metric``/``value``) and every
+``result_*`` / early-stopping key in ``log_values``; :func:`official_metric` then scores the
+run as the checker of one round does (its ``RESULT_FIELD_NEW`` + ``RESULT_FIELD_BENCHMARK_OVERWRITE``
+tables in the registry's ``rounds``: e.g. the scheduled Server rate up to v4.0, gptj's inferred
+tokens/s from v4.1, inferred MultiStream/Offline results, Interactive folders holding Server logs).
+
 All latencies in LoadGen logs are nanoseconds. Keys ending ``_ns`` hold
 integers in ns, keys ending ``_ms`` floats in ms; the two are never mixed.
 """

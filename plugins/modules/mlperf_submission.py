@@ -313,6 +313,12 @@ def main():
         extra_args=tuple(p["checker_args"]),
     )
     result["checker"] = checker
+    if not result["systems"]:
+        # Only test/fast runs (or none): the tree holds nothing to submit, whatever the checker's exit status.
+        module.warn(
+            f"the submission tree holds no results: no run of execution_modes {p['execution_modes']} "
+            f"under {p['results_dir']} (test and fast runs are never submitted)"
+        )
     with open(record_path, "w", encoding="utf-8") as handle:
         json.dump({"inputs": inputs, "result": result}, handle, indent=2, sort_keys=True, default=str)
     if p["fail_on_problems"] and (result["problems"] or checker.get("verdict") == "FAIL"):

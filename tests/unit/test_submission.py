@@ -23,26 +23,8 @@ from _modhelper import Fail, run_module
 REG = _registry.load_registry()
 REQUIRED = REG["submission"]["system_desc_required_fields"]
 REQ = {"division": "closed", "submitter": "Fleet", "category": "datacenter", "status": "available"}
-# The fixture tree holds the published Offline run only; a closed datacenter llama2 result also needs
-# Server or Interactive (v5.1 checker), the one problem a complete tree would not have.
-ONE_OF = "sut-b/llama2-70b-99 does not have all required scenarios, one of [Server, Interactive] is required"
-# What the sut-b facts draft cannot know; a submitter gives it in system_desc_overrides.
-# "0" stays a string: the checker tests truthiness, so a number 0 would read as "empty".
-OVERRIDES = {
-    "sut-b": {
-        "cooling": "air",
-        "host_storage_type": "NVMe SSD",
-        "accelerator_memory_capacity": "192 GB",
-        "other_software_stack": "ROCm 6.4",
-        "host_memory_configuration": "24x 96 GB DDR5",
-        "host_networking": "Ethernet",
-        "host_networking_topology": "N/A (single node)",
-        "accelerator_host_interconnect": "PCIe Gen5 x16",
-        "accelerator_interconnect": "Infinity Fabric",
-        "accelerator_memory_configuration": "HBM3",
-        "host_networking_card_count": "0",
-    }
-}
+ONE_OF = trees.LLAMA_ONE_OF
+OVERRIDES = trees.LLAMA_OVERRIDES
 
 
 @pytest.fixture
@@ -375,3 +357,18 @@ def test_model_without_scenarios_for_the_system_type_is_named(valid_tree, tmp_pa
         "sut-b/llama2-70b-99: llama2-70b-99 is not a benchmark for edge systems in round v5.1"
         in res["problems"]
     )
+
+
+def test_module_on_a_tree_of_test_runs_says_nothing_was_checked(tmp_path, monkeypatch):
+    from ansible.module_utils import basic
+
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    trees.make_project_tree(tmp_path / "results", sut="sut-a")  # test_results only
+    res = run_module(
+        mlperf_submission, dict(REQ, results_dir=str(tmp_path / "results"), submission_round="v5.1")
+    )
+    assert (
+        res["systems"] == [] and "no results found in the tree: nothing to submit or check" in res["problems"]
+    )
+    assert any("holds no results" in w for w in warnings)
