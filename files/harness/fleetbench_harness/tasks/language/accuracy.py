@@ -222,11 +222,21 @@ def score(ctx: Any, accuracy_log: Path) -> dict[str, Any]:
     }
 
 
+def _number(x: float) -> str:
+    # The checker's pattern reads [\d.]+: never an exponent (json.dumps(1e-05) == "1e-05").
+    text = json.dumps(float(x))
+    return text if "e" not in text else f"{x:.10f}"
+
+
+def result_line(raw: dict[str, float]) -> str:
+    """``{"exact_match": EM, "f1": F1}`` as evaluate_v1.1.py prints it (json.dumps of the floats)."""
+    return f'{{"exact_match": {_number(raw["exact_match"])}, "f1": {_number(raw["f1"])}}}'
+
+
 def write(res: dict[str, Any], output: Path) -> None:
     """accuracy.txt: a summary, then the reference's last line ``{"exact_match": …, "f1": …}``."""
-    raw = res["raw"]
     output.write_text(
         f"questions {res['questions']}, features {res['features']}, responses {res['total']}\n"
-        + json.dumps({"exact_match": raw["exact_match"], "f1": raw["f1"]})
+        + result_line(res["raw"])
         + "\n"
     )
