@@ -699,8 +699,8 @@ def _check_inputs(module, params):
     if not module.check_mode:
         if not (os.path.isfile(p["python"]) and os.access(p["python"], os.X_OK)):
             module.fail_json(msg=f"python: {p['python']} is not an executable file (SUT venv interpreter)")
-        if not os.path.isdir(p["dataset_path"]):
-            module.fail_json(msg=f"dataset_path: {p['dataset_path']} is not a directory")
+        if not os.path.exists(p["dataset_path"]):  # a folder, or one file (registry `kind: file` sources)
+            module.fail_json(msg=f"dataset_path: {p['dataset_path']} is not a file or directory")
         if p["model_path"] and not os.path.isfile(p["model_path"]):
             module.fail_json(msg=f"model_path: {p['model_path']} is not a file")
 

@@ -158,7 +158,7 @@ def test_model_info_must_match(tmp_path):
         ("target_qps", 0.0, "target_qps: 0.0 must be > 0"),
         ("count", -1, "count: -1 must be >= 1"),
         ("python", "/nonexistent/python", "python: /nonexistent/python is not an executable file"),
-        ("dataset_path", "/nonexistent/ds", "dataset_path: /nonexistent/ds is not a directory"),
+        ("dataset_path", "/nonexistent/ds", "dataset_path: /nonexistent/ds is not a file or directory"),
     ],
 )
 def test_bad_inputs_fail_early(tmp_path, field, value, msg):
