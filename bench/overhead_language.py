@@ -45,12 +45,17 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _cli(*args: str) -> dict:
+def _cli(*args: str) -> str:
     argv = [sys.executable, "-m", "fleetbench_harness", *args]
     res = subprocess.run(argv, env=_env(), capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"harness {args[0]} failed ({res.returncode}):\n{res.stderr[-3000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1]) if res.stdout.strip() else {}
+    return res.stdout
+
+
+def _cli_json(*args: str) -> dict:
+    """The JSON line a prepare-* command prints last."""
+    return json.loads(_cli(*args).strip().splitlines()[-1])
 
 
 def bare_loop(model_file: str, feeds: dict, threads: int, duration: float) -> tuple[float, float]:
@@ -116,9 +121,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="overhead-language-"))
     cache = args.cache_dir or tmp / "cache"
-    art = _cli("prepare-model", "--model", MODEL, "--backend", "onnxruntime", "--cache-dir", str(cache),
+    art = _cli_json("prepare-model", "--model", MODEL, "--backend", "onnxruntime", "--cache-dir", str(cache),
                "--stand-in-model", STAND_IN)  # fmt: skip
-    ds = _cli("prepare-dataset", "--model", MODEL, "--cache-dir", str(cache), "--source", "squad-smoke",
+    ds = _cli_json("prepare-dataset", "--model", MODEL, "--cache-dir", str(cache), "--source", "squad-smoke",
               "--model-path", art["path"], "--stand-in-model", STAND_IN)  # fmt: skip
     arrays, _, _, _ = squad.load_features(ds["path"], registry.model(MODEL), cache, art["path"])
     rows = np.arange(args.batch) % len(arrays["input_ids"])
