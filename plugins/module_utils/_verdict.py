@@ -61,7 +61,7 @@ def submittable_verdict(
     elif execution_mode != "valid":
         reasons.append(f"execution_mode={execution_mode!r} unknown; allowed: test, fast, valid")
     if performance_only_model:
-        reasons.append("performance-only model (untrained weights): accuracy is meaningless")
+        reasons.append("stand-in model (not the benchmark model): accuracy not comparable with the target")
     if loadgen is None:
         reasons.append("no performance run")
     else:

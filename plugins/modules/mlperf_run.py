@@ -120,7 +120,9 @@ options:
     type: path
     required: true
   model_path:
-    description: Model file or folder (as printed by C(fleetbench_harness prepare-model)); hashed for the cache.
+    description:
+      - Model file or folder (as printed by C(fleetbench_harness prepare-model)).
+      - Hashed for the result cache (a folder by its listing).
     type: path
   stand_in_model:
     description:
@@ -700,7 +702,7 @@ def _check_inputs(module, params):
         if not (os.path.isfile(p["python"]) and os.access(p["python"], os.X_OK)):
             module.fail_json(msg=f"python: {p['python']} is not an executable file (SUT venv interpreter)")
         if not os.path.exists(p["dataset_path"]):
-            module.fail_json(msg=f"dataset_path: {p['dataset_path']} does not exist (a dataset file or folder)")
+            module.fail_json(msg=f"dataset_path: {p['dataset_path']} does not exist (a dataset file/folder)")
         if p["model_path"] and not os.path.exists(p["model_path"]):
             module.fail_json(msg=f"model_path: {p['model_path']} does not exist (a model file or folder)")
 

@@ -212,8 +212,15 @@ def test_model_without_artifacts():
 
 
 def test_model_of_unimplemented_family():
-    err = fails({"model": "bert-99"})
-    assert "model bert-99 is not implemented yet (task family language)" in str(err)
+    # the first registry model whose task family has no harness folder yet (families land one by one)
+    reg = R.load_registry()
+    tasks = R.COLLECTION_ROOT / "files/harness/fleetbench_harness/tasks"
+    pending = [(m, e["family"]) for m, e in reg["models"].items() if not (tasks / e["family"]).is_dir()]
+    if not pending:
+        pytest.skip("every task family is implemented")
+    model, family = pending[0]
+    err = fails({"model": model})
+    assert f"model {model} is not implemented yet (task family {family})" in str(err)
 
 
 def test_category_not_applicable():

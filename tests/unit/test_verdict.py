@@ -48,7 +48,7 @@ def test_missing_accuracy_perf_only_and_errors():
     res = verdict.submittable_verdict("valid", lg, None, performance_only_model=True)
     text = " | ".join(res["reasons"])
     assert "missing accuracy run" in text
-    assert "performance-only model" in text
+    assert "stand-in model" in text and "not comparable with the target" in text
     assert "1 error(s): error_runtime: boom" in text
     assert lg["validity"] == "VALID"  # errors do not change LoadGen's own verdict
 

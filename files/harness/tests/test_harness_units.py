@@ -13,6 +13,14 @@ from fleetbench_harness.tasks.image_classification import accuracy, dataset
 from fleetbench_harness.tasks.image_classification.export import export_onnx
 
 
+def _model_of_pending_family() -> str:
+    """A registry model whose task family has no folder yet (families land one by one)."""
+    from fleetbench_harness import tasks
+
+    done = set(tasks.implemented())
+    return next((m for m, e in registry.load()["models"].items() if e["family"] not in done), "resnet51")
+
+
 def test_registry_lookups():
     assert registry.loadgen_version() == "6.0.17"
     assert {"resnet50", "efficientnet", "mobilenet"} <= set(registry.supported_models())
@@ -26,7 +34,7 @@ def test_registry_lookups():
     ("call", "field"),
     [
         (lambda: registry.model("resnet51"), "model"),
-        (lambda: registry.model("bert-99"), "model"),
+        (lambda: registry.model(_model_of_pending_family()), "model"),
         (lambda: registry.check_choice("backend", "tf"), "backend"),
         (lambda: registry.check_choice("backend", "caffe"), "backend"),
         (lambda: registry.check_choice("device", "tpu"), "device"),
