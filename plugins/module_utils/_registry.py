@@ -464,6 +464,11 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     # 3. variation choices, scenarios
     for field in CHOICE_FIELDS:
         req[field] = _choice(col, reg, field, raw.get(field))
+    # A model may name its own default backend (registry models.<m>.backend_default: the LLMs run
+    # on PyTorch only); an explicit -e backend=... still wins and is validated as usual.
+    model_entry = reg["models"].get(req["model"]) if req["model"] else None
+    if raw.get("backend") is None and model_entry and model_entry.get("backend_default"):
+        req["backend"] = _choice(col, reg, "backend", str(model_entry["backend_default"]))
     req["scenario"] = _scenarios(col, reg, raw.get("scenario"))
     if req["mode"] == "both":
         req["modes"] = ["performance", "accuracy"]
