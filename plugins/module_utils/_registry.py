@@ -464,11 +464,13 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     # 3. variation choices, scenarios
     for field in CHOICE_FIELDS:
         req[field] = _choice(col, reg, field, raw.get(field))
-    # A model may name its own default backend (registry models.<m>.backend_default: the LLMs run
-    # on PyTorch only); an explicit -e backend=... still wins and is validated as usual.
+    # A model may name its own defaults for variation choices (registry models.<m>.request_defaults,
+    # e.g. the LLMs: backend pytorch, llama2-70b: category datacenter); a value the user gives
+    # still wins and is validated as usual.
     model_entry = reg["models"].get(req["model"]) if req["model"] else None
-    if raw.get("backend") is None and model_entry and model_entry.get("backend_default"):
-        req["backend"] = _choice(col, reg, "backend", str(model_entry["backend_default"]))
+    for field, value in ((model_entry or {}).get("request_defaults") or {}).items():
+        if field in CHOICE_FIELDS and raw.get(field) is None:
+            req[field] = _choice(col, reg, field, str(value))
     req["scenario"] = _scenarios(col, reg, raw.get("scenario"))
     if req["mode"] == "both":
         req["modes"] = ["performance", "accuracy"]
