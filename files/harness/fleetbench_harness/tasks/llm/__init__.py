@@ -13,6 +13,7 @@ limits, decoding); the request option ``max_new_tokens`` caps generation (never 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,9 @@ class LLM(TaskFamily):
 
         gen = _gen(ctx)
         samples = dataset.read(ctx.dataset_path, _format(ctx), ctx.count)
-        art = self.prepare_model(ctx)
+        # `accuracy` takes no --backend: only the tokenizer of the run's model folder is needed.
+        engine_backend = (ctx.entry.get("request_defaults") or {}).get("backend", "pytorch")
+        art = self.prepare_model(dataclasses.replace(ctx, backend=engine_backend))
         tok = AutoTokenizer.from_pretrained(art.path, local_files_only=True)
         logged = accuracy.read_log(accuracy_log, str(gen.get("response_dtype", "int32")))
         order = list(logged)
