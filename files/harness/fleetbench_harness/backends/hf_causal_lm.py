@@ -142,6 +142,14 @@ class HFCausalLM:
         return int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 2048))
 
     # --------------------------------------------------------------- generation
+    def _threads(self) -> None:
+        # OpenMP's thread count is per calling thread: a worker thread (the schedulers') starts
+        # with the process default, not what load() set in the main thread.
+        import torch
+
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+
     def _kwargs(self, params: GenerationParams) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "max_new_tokens": int(params.max_new_tokens),
@@ -166,6 +174,7 @@ class HFCausalLM:
         """One static batch: left-padded prompts -> generated ids per prompt (int32, prompt removed)."""
         import torch
 
+        self._threads()
         n = len(prompts)
         width = max(len(p) for p in prompts)
         ids = np.full((n, width), self.pad_token_id, dtype=np.int64)
@@ -196,6 +205,7 @@ class HFCausalLM:
 
         if params.num_beams > 1:
             raise InputError("num_beams", "beam search cannot stream tokens", ["1"])
+        self._threads()
         ids = torch.as_tensor(np.asarray(prompt, dtype=np.int64)).reshape(1, -1).to(self.device)
         with torch.inference_mode():
             out = self.model.generate(

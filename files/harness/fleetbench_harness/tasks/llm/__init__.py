@@ -94,8 +94,16 @@ class LLM(TaskFamily):
         else:
             path, source = Path(ctx.dataset_path), "dataset_path"
         rows = dataset.read(path, _format(ctx), ctx.count)
+        # The run takes the folder (the mlperf_run module wants a directory); read() finds the file.
+        folder = Path(path)
+        if folder.is_file():
+            try:
+                if dataset.dataset_file(folder.parent, _format(ctx)) == folder:
+                    folder = folder.parent
+            except InputError:
+                pass  # a file among others: only the file itself names it
         return {
-            "path": str(Path(path).resolve()),
+            "path": str(folder.resolve()),
             "count": len(rows),
             "source": source,
             "changed": bool(changed),

@@ -67,6 +67,24 @@ def _columns(obj: Any, path: Path) -> list[dict[str, Any]]:
     raise _bad(path, "neither a JSON list of rows nor a column-oriented table")
 
 
+def dataset_file(folder: Path, fmt: str) -> Path:
+    """The dataset file in a folder: the smoke set's name, else the folder's only ``.pkl``/``.json``.
+
+    Raises:
+        InputError(dataset_path): none, or several candidates.
+    """
+    name, ext = ("open_orca.pkl", ".pkl") if fmt == "open_orca_pickle" else ("cnn_eval.json", ".json")
+    if (folder / name).is_file():
+        return folder / name
+    found = sorted(p for p in folder.iterdir() if p.suffix == ext and p.is_file())
+    if len(found) != 1:
+        raise _bad(
+            folder,
+            f"the folder has no {name} and {len(found)} other {ext} file(s); give the file itself",
+        )
+    return found[0]
+
+
 def read(path: str | Path, fmt: str, count: int | None = None) -> list[Sample]:
     """Read the first ``count`` rows (all when None) of a dataset of format ``fmt``.
 
@@ -76,11 +94,7 @@ def read(path: str | Path, fmt: str, count: int | None = None) -> list[Sample]:
     """
     path = Path(path)
     if path.is_dir():
-        names = {"open_orca_pickle": ("open_orca.pkl",)}.get(fmt, ("cnn_eval.json",))
-        found = [path / n for n in names if (path / n).is_file()]
-        if not found:
-            raise _bad(path, f"the folder has no {' or '.join(names)}")
-        path = found[0]
+        path = dataset_file(path, fmt)
     if not path.is_file():
         raise _bad(path, "does not exist")
     if fmt == "open_orca_pickle":
