@@ -74,7 +74,7 @@ class LLM(TaskFamily):
         dataset.read(ctx.dataset_path, _format(ctx), ctx.count)
 
     def prepare_dataset(self, ctx: RunContext, source: str | None) -> dict[str, Any]:
-        from fleetbench_harness.tasks.llm import dataset
+        from fleetbench_harness.tasks.llm import dataset, models
 
         changed = False
         if source:
@@ -88,8 +88,8 @@ class LLM(TaskFamily):
                     "source", f"the {ctx.entry['dataset']} dataset has no bundled source {source!r}", names
                 )
             tokenize = None
-            if ctx.model_path and Path(ctx.model_path).is_dir():
-                tokenize = _tokenizer_fn(ctx.model_path)
+            if ctx.model_path and (models.model_folder(ctx.model_path) / "config.json").is_file():
+                tokenize = _tokenizer_fn(str(models.model_folder(ctx.model_path)))
             path, changed = dataset.build_smoke(source, Path(ctx.cache_dir) / "datasets" / source, tokenize)
         else:
             path, source = Path(ctx.dataset_path), "dataset_path"
@@ -113,13 +113,13 @@ class LLM(TaskFamily):
     # --------------------------------------------------------------- workload
     def workload(self, ctx: RunContext, art: Any) -> Any:
         from fleetbench_harness.backends.hf_causal_lm import GenerationParams, HFCausalLM
-        from fleetbench_harness.tasks.llm import dataset
+        from fleetbench_harness.tasks.llm import dataset, models
         from fleetbench_harness.tasks.llm.workload import LLMWorkload
 
         gen = _gen(ctx)
         samples = dataset.read(ctx.dataset_path, _format(ctx), ctx.count)
         engine = HFCausalLM(ctx.device, ctx.precision, ctx.threads)
-        engine.load(art.path)
+        engine.load(models.model_folder(art.path))
         max_new = int(ctx.options.get("max_new_tokens") or gen["max_new_tokens"])
         params = GenerationParams(
             max_new_tokens=max_new,
@@ -163,14 +163,14 @@ class LLM(TaskFamily):
     def accuracy(self, ctx: RunContext, accuracy_log: Path, output: Path) -> dict[str, Any]:
         from transformers import AutoTokenizer
 
-        from fleetbench_harness.tasks.llm import accuracy, dataset
+        from fleetbench_harness.tasks.llm import accuracy, dataset, models
 
         gen = _gen(ctx)
         samples = dataset.read(ctx.dataset_path, _format(ctx), ctx.count)
         # `accuracy` takes no --backend: only the tokenizer of the run's model folder is needed.
         engine_backend = (ctx.entry.get("request_defaults") or {}).get("backend", "pytorch")
         art = self.prepare_model(dataclasses.replace(ctx, backend=engine_backend))
-        tok = AutoTokenizer.from_pretrained(art.path, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(str(models.model_folder(art.path)), local_files_only=True)
         logged = accuracy.read_log(accuracy_log, str(gen.get("response_dtype", "int32")))
         order = list(logged)
         for idx in order:

@@ -58,6 +58,20 @@ TINY_GPTJ_CONFIG = {
 }
 
 
+def model_folder(path: str | Path) -> Path:
+    """The model folder of a path: the folder itself, or the folder of its ``config.json``.
+
+    prepare-model prints ``<folder>/config.json`` (the mlperf_run module takes a model *file*);
+    both forms are accepted back as ``--model-path``.
+    """
+    p = Path(path)
+    return p.parent if p.name == "config.json" and p.is_file() else p
+
+
+def _printed(folder: Path) -> str:
+    return str(folder / "config.json")
+
+
 def folder_digest(folder: Path, content: bool = True) -> str:
     """Manifest digest of a model folder: sha256 over (relative name, size[, file sha256]) of every file.
 
@@ -182,11 +196,11 @@ def prepare_stand_in(
     """Build (once) or accept back the stand-in folder; see the module docstring."""
     label = str(spec.get("label", f"stand-in {name}"))
     if model_path:
-        p = Path(model_path)
+        p = model_folder(model_path)
         rec = _marker(p)
         if rec and rec.get("name") == name:
             return artifacts.ModelArtifact(
-                str(p),
+                _printed(p),
                 folder_digest(p),
                 label,
                 name,
@@ -241,7 +255,7 @@ def prepare_stand_in(
         _build_into(dest, build, {"name": name, "source_sha256": key, "build": spec["build"]})
         changed = True
     return artifacts.ModelArtifact(
-        str(dest),
+        _printed(dest),
         folder_digest(dest),
         label,
         name,
@@ -310,24 +324,31 @@ def prepare_checkpoint(
     """
     label = str(art.get("label", art["name"]))
     if model_path:
-        p = Path(model_path)
+        p = model_folder(model_path)
         check_folder(p, architectures)
         return artifacts.ModelArtifact(
-            str(p), folder_digest(p, False), label, None, False, "hf-folder", art, source="model_path"
+            _printed(p), folder_digest(p, False), label, None, False, "hf-folder", art, source="model_path"
         )
     cached = cache / "models" / art["name"]
     if (cached / "config.json").is_file():
         check_folder(cached, architectures, "model_path")
         return artifacts.ModelArtifact(
-            str(cached), folder_digest(cached, False), label, None, False, "hf-folder", art, source="cache"
+            _printed(cached),
+            folder_digest(cached, False),
+            label,
+            None,
+            False,
+            "hf-folder",
+            art,
+            source="cache",
         )
     if not art.get("hf_repo"):
         raise InputError(
             "model_path",
             f"no {art['name']} checkpoint for {model}: it is not in {cached} and has no public download; "
-            f"get it from {_where_from(art)}, then give model_path=FOLDER (on the SUT) or pre-seed the "
-            "controller cache",
-            ["model_path=FOLDER", f"stand_in_model (see the registry's stand-ins for {model})"],
+            f"get it from {_where_from(art)}, then give model_path=FOLDER/config.json (on the SUT) or "
+            "pre-seed the controller cache",
+            ["model_path=FOLDER/config.json", f"stand_in_model (see the registry's stand-ins for {model})"],
         )
     if art.get("gated") and not os.environ.get("HF_TOKEN"):
         raise InputError(
@@ -339,7 +360,7 @@ def prepare_checkpoint(
     _download(art, cached)
     check_folder(cached, architectures, "model_path")
     return artifacts.ModelArtifact(
-        str(cached),
+        _printed(cached),
         folder_digest(cached, False),
         label,
         None,
