@@ -347,7 +347,7 @@ def prepare_checkpoint(
             "model_path",
             f"no {art['name']} checkpoint for {model}: it is not in {cached} and has no public download; "
             f"get it from {_where_from(art)}, then give model_path=FOLDER/config.json (on the SUT) or "
-            "pre-seed the controller cache",
+            f"put the folder at {cached}",
             ["model_path=FOLDER/config.json", f"stand_in_model (see the registry's stand-ins for {model})"],
         )
     if art.get("gated") and not os.environ.get("HF_TOKEN"):
