@@ -188,7 +188,7 @@ def main() -> int:
             folder = tiny_llama(cache / "tiny-llama")
         else:
             spec = dict(registry.model("llama2-70b-99")["stand_ins"][name])
-            folder = Path(models.prepare_stand_in(name, spec, cache, None).path)
+            folder = models.model_folder(models.prepare_stand_in(name, spec, cache, None).path)
         res = bench(name, folder, args, work)
         print(json.dumps(res), flush=True)
         results.append(res)
