@@ -21,12 +21,17 @@ BEGIN = "<!-- request-variables:begin (generated from the registry; tests/unit/t
 END = "<!-- request-variables:end -->"
 
 
+def _runnable(entry: dict) -> bool:
+    """As validation decides: the family has a harness folder and the model has artifacts or stand-ins."""
+    return family_implemented(entry.get("family")) and bool(entry.get("artifacts") or entry.get("stand_ins"))
+
+
 def render_table(registry: dict) -> str:
     """Return the Markdown table: one row per variation group plus `model`."""
     rows = ["| variable | allowed values | default |", "|---|---|---|"]
     models = registry["models"]
     names = ", ".join(
-        f"`{m}`" if family_implemented(models[m].get("family")) else f"{m}\u2020" for m in models
+        f"`{m}`" if _runnable(models[m]) else f"{m}\u2020" for m in models
     )
     rows.append(f"| `model` | {names} | `{registry['request']['model_default']}` |")
     for group, spec in registry["variations"].items():

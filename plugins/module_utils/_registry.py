@@ -464,6 +464,13 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     # 3. variation choices, scenarios
     for field in CHOICE_FIELDS:
         req[field] = _choice(col, reg, field, raw.get(field))
+    # A model may name its own defaults for variation choices (registry models.<m>.request_defaults,
+    # e.g. the LLMs: backend pytorch, llama2-70b: category datacenter); a value the user gives
+    # still wins and is validated as usual.
+    model_entry = reg["models"].get(req["model"]) if req["model"] else None
+    for field, value in ((model_entry or {}).get("request_defaults") or {}).items():
+        if field in CHOICE_FIELDS and raw.get(field) is None:
+            req[field] = _choice(col, reg, field, str(value))
     req["scenario"] = _scenarios(col, reg, raw.get("scenario"))
     if req["mode"] == "both":
         req["modes"] = ["performance", "accuracy"]
