@@ -92,13 +92,24 @@ def case_files(root: Path, case: str, duplicates: dict[str, str]) -> tuple[Path,
     return img, seg
 
 
+def _raw_pixdim(img: Any, path: Path) -> Any:
+    """pixdim as stored in the file: nibabel's loader replaces a 0 spacing by 1 (with only a
+    log warning), which would resample a header without spacing as if it had 1 mm voxels."""
+    from nibabel.openers import ImageOpener
+
+    try:
+        with ImageOpener(str(path)) as f:
+            return type(img.header).from_fileobj(f, check=False)["pixdim"]
+    except Exception:  # an unusual container: fall back to the loaded header
+        return img.header["pixdim"]
+
+
 def _spacing(img: Any, path: Path) -> tuple[float, float, float]:
-    hdr = img.header
     shape = tuple(int(d) for d in img.shape)
     if len(shape) != 3:
         raise InputError(FIELD, f"{path}: a {len(shape)}-D image, not a 3-D volume", ["3-D NIfTI volumes"])
     try:
-        pix = [float(v) for v in hdr["pixdim"][1:4]]
+        pix = [float(v) for v in _raw_pixdim(img, path)[1:4]]
     except (KeyError, ValueError, TypeError):
         raise InputError(
             FIELD, f"{path}: no pixdim (voxel spacing) in the header", ["pixdim[1:4] in mm"]
