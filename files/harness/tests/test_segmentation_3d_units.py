@@ -322,3 +322,15 @@ def test_real_model_offline_without_kits19_says_what_is_needed(tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("fleetbench_harness: error: kits19_path:")
     assert "get_imaging" in res.stderr and "stand_in_model=tiny-unet3d" in res.stderr
+
+
+def test_torchscript_model_path_is_checked_against_the_registry_md5(tmp_path):
+    from fleetbench_harness.tasks.segmentation_3d import FAMILY
+
+    ptc = tmp_path / "3dunet_kits19_pytorch.ptc"
+    ptc.write_bytes(b"not the zenodo file")
+    ctx = _ctx(tmp_path, None, ptc, stand_in=None)
+    ctx.backend = "pytorch"
+    with pytest.raises(InputError, match="2251109371f408c9f10a4320ffdcaef8") as err:
+        FAMILY.prepare_model(ctx)
+    assert err.value.field == "model_path"
