@@ -4,9 +4,10 @@
 Stand-in ``tiny-unet3d`` on the ``kits19-synthetic`` cases (onnxruntime CPU, same threads and
 session options as the harness), in one run:
 
-1. bare loop: this process runs the family's sliding window (``Segmentation3DWorkload.segment``,
-   the backend's ``run``) over the preprocessed cases in turn for ``--duration`` seconds
-   (cases/s; every case equally often, as LoadGen's equal-issue mode issues them);
+1. bare loop: a fresh process (like the harness run) builds the family's workload and runs its
+   sliding window (``Segmentation3DWorkload.segment``, the backend's ``run``) over the
+   preprocessed cases in turn for ``--duration`` seconds (cases/s; every case equally often, as
+   LoadGen's equal-issue mode issues them);
 2. the real harness CLI (``python -m fleetbench_harness run``, Offline, performance mode),
    ``min_duration`` = ``--duration`` ms, ``target_qps`` = the bare rate; LoadGen's "Samples per
    second" from ``mlperf_log_summary.txt``.
@@ -97,6 +98,18 @@ def bare_rate(wl, duration: float) -> float:
             return n / (time.perf_counter() - t0)
 
 
+def bare_rate_process(dataset: Path, model: Path, cache: Path, threads: int, duration: float) -> float:
+    """:func:`bare_rate` in a child process (``--bare``), so both sides start equally fresh."""
+    res = subprocess.run(
+        [sys.executable, __file__, "--bare", "--dataset", str(dataset), "--model", str(model),
+         "--cache-dir", str(cache), "--threads", str(threads), "--duration", str(duration)],
+        env=_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise SystemExit(f"bare loop failed:\n{res.stderr[-3000:]}")
+    return float(res.stdout.strip().splitlines()[-1])
+
+
 def loadgen_rate(
     tmp: Path, dataset: Path, model: Path, cache: Path, threads: int, duration: float, qps: float
 ) -> float:
@@ -124,18 +137,23 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.bare:  # child: one bare loop, prints cases/s
+        print(bare_rate(bare_workload(a.dataset, a.model, a.cache_dir, a.threads), a.duration))
+        return 0
     if a.rounds < 3:
         ap.error("--rounds must be >= 3 (median of at least 3)")
     tmp = Path(tempfile.mkdtemp(prefix="seg3d-bench-"))
     cache = (a.cache_dir or tmp / "cache").resolve()
     dataset, model = prepare(cache)
-    wl = bare_workload(dataset, model, cache, a.threads)
-    bare = [bare_rate(wl, a.duration)]
+    bare = [bare_rate_process(dataset, model, cache, a.threads, a.duration)]
     lg, ratios = [], []
     for _ in range(a.rounds):
         lg.append(loadgen_rate(tmp, dataset, model, cache, a.threads, a.duration, bare[-1]))
-        bare.append(bare_rate(wl, a.duration))
+        bare.append(bare_rate_process(dataset, model, cache, a.threads, a.duration))
         ratios.append(lg[-1] / ((bare[-2] + bare[-1]) / 2))
     res = {
         "bench": "overhead_segmentation_3d",
