@@ -206,7 +206,14 @@ def test_device_not_implemented():
     assert "device rocm is not implemented yet" in str(err)
 
 
-def test_model_without_artifacts():
+def test_model_without_artifacts(tmp_path, monkeypatch):
+    # a model of an implemented family with no artifact and no stand-in (a registry copy)
+    copy = tmp_path / "registry.yml"
+    data = yaml.safe_load(R.registry_path().read_text())
+    data["models"]["3d-unet-99"]["artifacts"] = {}
+    data["models"]["3d-unet-99"].pop("stand_ins", None)
+    copy.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv(R.REGISTRY_ENV, str(copy))
     err = fails({"model": "3d-unet-99", "category": "datacenter"})
     assert "model 3d-unet-99 is not implemented yet" in str(err)
 
