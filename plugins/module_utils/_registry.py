@@ -464,6 +464,11 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     # 3. variation choices, scenarios
     for field in CHOICE_FIELDS:
         req[field] = _choice(col, reg, field, raw.get(field))
+    # A model whose artifacts exist for one backend only names it (registry models.<m>.default_backend);
+    # it replaces the global default when the request gives no backend.
+    model_default_backend = (reg["models"].get(req["model"] or "") or {}).get("default_backend")
+    if raw.get("backend") is None and model_default_backend:
+        req["backend"] = model_default_backend
     req["scenario"] = _scenarios(col, reg, raw.get("scenario"))
     if req["mode"] == "both":
         req["modes"] = ["performance", "accuracy"]
