@@ -161,7 +161,9 @@ def test_required_scenarios_leave_complete_logs(prepared, tmp_path):
         res, out = _run(prepared, tmp_path, scen, "performance")
         assert res.returncode == 0, f"{scen}: {res.stderr[-2000:]}"
         summary = (out / "mlperf_log_summary.txt").read_text()
-        assert "Result is" in summary and "stable-diffusion-xl" in (out / "mlperf_log_detail.txt").read_text()
+        detail = (out / "mlperf_log_detail.txt").read_text()
+        assert "Result is" in summary and f"Scenario : {scen}" in summary
+        assert '"key": "effective_scenario"' in detail and '"key": "requested_scenario"' in detail
         assert json.loads((out / "harness.json").read_text())["samples_processed"] >= 2
 
 
