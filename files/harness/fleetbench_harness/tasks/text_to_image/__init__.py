@@ -54,8 +54,11 @@ class TextToImage(TaskFamily):
         else:
             path, source = dataset.captions_file(ctx.dataset_path), "dataset_path"
         caps = dataset.read_captions(path, ctx.count)
+        # The run takes a folder (the mlperf_run module checks a directory): the file's own folder when
+        # the file has a name the folder lookup finds, else a copy in the cache.
+        folder = dataset.dataset_folder(path, Path(ctx.cache_dir))
         return {
-            "path": str(Path(path).resolve()),
+            "path": str(folder.resolve()),
             "count": len(caps),
             "source": source,
             "changed": bool(changed),

@@ -96,6 +96,26 @@ def read_captions(path: str | Path | None, count: int | None = None) -> list[str
     return out
 
 
+def dataset_folder(captions: Path, cache_dir: Path) -> Path:
+    """A folder whose :func:`captions_file` is ``captions``: its parent when the name is
+    ``captions_source.tsv`` or ``captions.tsv``, else ``<cache>/datasets/captions-<sha256[:16]>/``
+    holding a copy named ``captions_source.tsv``."""
+    captions = Path(captions)
+    if captions.name in FILE_NAMES[:2] and captions_file(captions.parent) == captions:
+        return captions.parent
+    import hashlib
+
+    data = captions.read_bytes()
+    folder = cache_dir / "datasets" / f"captions-{hashlib.sha256(data).hexdigest()[:16]}"
+    dest = folder / "captions_source.tsv"
+    if not dest.is_file() or dest.read_bytes() != data:
+        folder.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        part.write_bytes(data)
+        os.replace(part, dest)
+    return folder
+
+
 def build_smoke(folder: Path) -> tuple[Path, bool]:
     """Write the smoke set as ``folder/captions_source.tsv``; (path, changed)."""
     rows = ["\t".join(columns())]
