@@ -165,6 +165,14 @@ def test_smoke_set_has_the_reference_columns(tmp_path):
     ]
     assert len(dataset.read_captions(path)) == len(dataset.SMOKE_CAPTIONS)
     assert dataset.read_captions(tmp_path, 2) == list(dataset.SMOKE_CAPTIONS[:2])
+    # The run takes a folder: the file's own, or a cache copy for a file of another name.
+    assert dataset.dataset_folder(path, tmp_path / "cache") == tmp_path
+    other = tmp_path / "mine.tsv"
+    other.write_bytes(path.read_bytes())
+    copy = dataset.dataset_folder(other, tmp_path / "cache")
+    assert copy.parent == tmp_path / "cache" / "datasets" and dataset.read_captions(
+        copy
+    ) == dataset.read_captions(other)
 
 
 def test_checkpoint_folder_missing_component_named(tmp_path):
