@@ -120,7 +120,9 @@ options:
     type: path
     required: true
   model_path:
-    description: Model file (as printed by C(fleetbench_harness prepare-model)); hashed for the cache.
+    description:
+      - Model file or folder (as printed by C(fleetbench_harness prepare-model)); hashed for the cache
+        (a folder by its manifest - paths, sizes, mtimes).
     type: path
   stand_in_model:
     description:
@@ -408,6 +410,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf impor
     file_sha256,
     input_hash,
     make_staging_dir,
+    model_digest,
     read_result,
     render_user_conf,
     run_lock,
@@ -701,8 +704,8 @@ def _check_inputs(module, params):
             module.fail_json(msg=f"python: {p['python']} is not an executable file (SUT venv interpreter)")
         if not os.path.isdir(p["dataset_path"]):
             module.fail_json(msg=f"dataset_path: {p['dataset_path']} is not a directory")
-        if p["model_path"] and not os.path.isfile(p["model_path"]):
-            module.fail_json(msg=f"model_path: {p['model_path']} is not a file")
+        if p["model_path"] and not (os.path.isfile(p["model_path"]) or os.path.isdir(p["model_path"])):
+            module.fail_json(msg=f"model_path: {p['model_path']} is not a file or folder")
 
 
 def _read_text(path):
@@ -894,7 +897,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=f"user.conf: {exc}")
     versions = _probe_versions(module, p["python"])
-    model_sha = file_sha256(p["model_path"]) if p["model_path"] and os.path.isfile(p["model_path"]) else None
+    model_sha = model_digest(p["model_path"]) if p["model_path"] else None
     hash_inputs = {
         "schema": SCHEMA,
         "request": {k: p[k] for k in HASHED_PARAMS},
