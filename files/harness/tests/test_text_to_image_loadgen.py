@@ -173,7 +173,8 @@ def test_compliance_audit_runs(prepared, tmp_path, test):
     spec = registry.load()["compliance"][test]
     audit = dict(spec["audit"], **(spec.get("audit_overrides") or {}).get(MODEL, {}))
     conf = write_conf(tmp_path / "audit.config", [f"*.*.{k} = {v}" for k, v in audit.items()])
-    res, out = _run(prepared, tmp_path, "SingleStream", "performance", "--audit-config", conf)
+    # TEST04 issues loaded sample #3 (performance_issue_same_index): four samples at least.
+    res, out = _run(prepared, tmp_path, "SingleStream", "performance", "--audit-config", conf, "--count", "4")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Result is" in (out / "mlperf_log_summary.txt").read_text()
     if test == "TEST01":  # performance mode with logged samples: the accuracy log is not empty
