@@ -12,7 +12,7 @@ submission checker's ``ACC_PATTERN``, mlcommons/inference tools/submission):
 * Criteo: ``AUC=80.31...``                                                -> ``AUC`` in %
 * LibriSpeech: ``Word Error Rate: 7.45%, accuracy=92.55%``                -> ``WER`` (as 100 - WER) in %
 * ROUGE (GPT-J, Llama 2): ``{'rouge1': 44.4, ..., 'gen_len': N, 'tokens_per_sample': 301.1}``
-* SDXL: ``{'FID_SCORE': 23.4, 'CLIP_SCORE': 31.7}``
+* SDXL: ``Accuracy Results: {'FID_SCORE': '23.4', 'CLIP_SCORE': '31.7'}``
 * every file in a submission ends with ``hash=<sha256 of mlperf_log_accuracy.json>``.
 
 The registry entry (``models.<name>.accuracy`` of registry.yml) is passed in as a
@@ -47,7 +47,8 @@ _PATTERNS = (
     ("WER", re.compile(r"Word Error Rate:\s*([\d.]+)%?\s*,\s*accuracy\s*=\s*([\d.]+)%", re.M)),
 )
 _HASH = re.compile(r"^hash=([0-9a-fA-F]{64})\s*$", re.M)
-_DICT_LINE = re.compile(r"^\s*(\{.*\})\s*$", re.M)
+# A dict line, bare or after a label: accuracy_coco.py (SDXL) prints "Accuracy Results: {...}".
+_DICT_LINE = re.compile(r"^\s*(?:[A-Za-z][A-Za-z _-]*:\s*)?(\{.*\})\s*$", re.M)
 
 
 class AccuracyError(ValueError):

@@ -187,6 +187,24 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def model_digest(path: str) -> str | None:
+    """sha256 identity of a model: a file's content, or for a folder (diffusers / Hugging Face
+    checkpoints of many GB) a digest of its manifest: every file's relative path, size and mtime (ns).
+    None when ``path`` is neither."""
+    if os.path.isfile(path):
+        return file_sha256(path)
+    if not os.path.isdir(path):
+        return None
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            st = os.stat(full)
+            h.update(f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 # ---------------------------------------------------------------------------
 # Cache probe and atomic commit of a run directory
 # ---------------------------------------------------------------------------

@@ -380,7 +380,6 @@ failed_dir:
 """
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -410,6 +409,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf impor
     file_sha256,
     input_hash,
     make_staging_dir,
+    model_digest,
     read_result,
     render_user_conf,
     run_lock,
@@ -529,21 +529,6 @@ def _label_file(params):
     return path if os.path.isfile(path) else None
 
 
-def _listing_digest(root):
-    """sha256 over (relative path, size, mtime_ns) of every file below ``root`` (stat only, no reads)."""
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            h.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def _dataset_identity(params):
     """Dataset part of the input hash: path, count, and the label file's sha256 and line count (samples)
     where the registry names one, else the sha256 of a dataset file or a stat listing of a folder."""
@@ -557,7 +542,7 @@ def _dataset_identity(params):
     elif os.path.isfile(path):
         ident["file_sha256"] = file_sha256(path)
     elif os.path.isdir(path):
-        ident["listing_sha256"] = _listing_digest(path)
+        ident["listing_sha256"] = model_digest(path)  # a folder: its stat manifest
     return ident
 
 
@@ -896,11 +881,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=f"user.conf: {exc}")
     versions = _probe_versions(module, p["python"])
-    model_sha = None
-    if p["model_path"] and os.path.isfile(p["model_path"]):
-        model_sha = file_sha256(p["model_path"])
-    elif p["model_path"] and os.path.isdir(p["model_path"]):  # a model folder (checkpoint, pipeline)
-        model_sha = "listing:" + _listing_digest(p["model_path"])
+    model_sha = model_digest(p["model_path"]) if p["model_path"] else None
     hash_inputs = {
         "schema": SCHEMA,
         "request": {k: p[k] for k in HASHED_PARAMS},
