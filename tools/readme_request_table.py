@@ -30,9 +30,7 @@ def render_table(registry: dict) -> str:
     """Return the Markdown table: one row per variation group plus `model`."""
     rows = ["| variable | allowed values | default |", "|---|---|---|"]
     models = registry["models"]
-    names = ", ".join(
-        f"`{m}`" if _runnable(models[m]) else f"{m}\u2020" for m in models
-    )
+    names = ", ".join(f"`{m}`" if _runnable(models[m]) else f"{m}\u2020" for m in models)
     rows.append(f"| `model` | {names} | `{registry['request']['model_default']}` |")
     for group, spec in registry["variations"].items():
         values = ", ".join(

@@ -91,7 +91,7 @@ class DiffusersPipeline:
         """Images for ``prompts``: uint8 array (N, height, width, 3).
 
         ``latents``: a torch tensor (1, C, height / s, width / s) shared by every prompt (the
-        MLPerf SDXL reference starts each sample from the same latent) or (N, C, h, w).
+        MLPerf text-to-image reference starts each sample from the same latent) or (N, C, h, w).
         """
         torch = self.torch
         n = len(prompts)

@@ -5,7 +5,7 @@ ids out. Its interface is the one a continuous-batching engine (vLLM, later)
 can offer as well::
 
     eng = HFCausalLM(device="cpu", precision="bfloat16", threads=2)
-    eng.load("/models/llama-folder")           # model + tokenizer from the SAME local folder
+    eng.load("/models/causal-lm-folder")       # model + tokenizer from the SAME local folder
     outs = eng.generate([ids_a, ids_b], params)  # one batch (left padding) -> [np.int32 array, ...]
     out = eng.stream(ids, params, on_token)      # one request; on_token(token_id) per new token
 
