@@ -30,7 +30,7 @@ from typing import Any
 from fleetbench_harness import artifacts
 from fleetbench_harness.errors import HarnessError, InputError
 
-STAND_IN_VERSION = 1
+STAND_IN_VERSION = 2
 _RECORD = "stand_in.json"
 ONNX_OPSET = 17
 
@@ -127,6 +127,7 @@ def _build_stand_in(weights: Path, config: Path, vocab: Path, dest: Path, record
     try:
         qa.save_pretrained(str(tmp))
         shutil.copyfile(vocab, tmp / "vocab.txt")
+        record = dict(record, weights_sha256=artifacts.file_digest(tmp / "model.safetensors", "sha256"))
         (tmp / _RECORD).write_text(json.dumps(record, sort_keys=True))
         for f in tmp.iterdir():
             f.chmod(0o644)
@@ -145,6 +146,9 @@ def _stand_in_record(folder: Path, name: str) -> dict[str, Any] | None:
         return None
     if rec.get("name") != name or rec.get("version") != STAND_IN_VERSION:
         return None
+    weights = folder / "model.safetensors"
+    if not weights.is_file() or artifacts.file_digest(weights, "sha256") != rec.get("weights_sha256"):
+        return None  # edited or damaged: not the folder this harness built
     return rec
 
 
@@ -226,9 +230,10 @@ def prepare(ctx: Any, max_seq_length: int) -> Any:
             "derivation": "BertForQuestionAnswering: package encoder + N(0, 0.02) seed-0 QA head",
         }
         changed = False
-        if _stand_in_record(folder, ctx.stand_in) is None:
+        built = _stand_in_record(folder, ctx.stand_in)
+        if built is None:
             _build_stand_in(weights, config, vocab, folder, record)
-            changed = True
+            built, changed = _stand_in_record(folder, ctx.stand_in), True
         return _folder_artifact(
             folder,
             ctx.backend,
@@ -236,7 +241,7 @@ def prepare(ctx: Any, max_seq_length: int) -> Any:
             label,
             changed=changed,
             source=source,
-            extra=record,
+            extra=built or record,
             checksum_warning=warning,
             **common,
         )
