@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 
@@ -101,6 +102,91 @@ class ModuleFailure(Exception):
         super().__init__(msg)
         self.msg = msg
         self.fields = fields
+
+
+# Request fields recorded in result.json ("request") that decide what a run directory holds besides
+# its place in the tree: the controller compares them with a new request (run_stamp "current"), and
+# they key the SUT's results directory (request_key), so two requests never share one.
+REQUEST_RECORD_FIELDS = (
+    "model",
+    "execution_mode",
+    "implementation",
+    "backend",
+    "device",
+    "precision",
+    "division",
+    "category",
+    "test_query_count",
+    "target_qps",
+    "target_latency",
+    "max_batchsize",
+    "num_threads",
+    "count",
+    "stand_in_model",
+    "family_options",
+)
+NUMERIC_FIELDS = frozenset(
+    {"test_query_count", "target_qps", "target_latency", "max_batchsize", "num_threads", "count"}
+)
+
+
+def _normal(field, value):
+    """One spelling per value: None for unset ("", {}, None), 1 for 1.0 and "1" in numeric fields."""
+    if value in (None, "") or value == {}:
+        return None
+    if field in NUMERIC_FIELDS:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        return int(number) if number.is_integer() else number
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in sorted(value.items()) if v not in (None, "")} or None
+    return value
+
+
+def request_record(request):
+    """``{field: value}`` of :data:`REQUEST_RECORD_FIELDS` in ``request`` (the resolved request or the
+    module's params), normalised so that the two compare equal for the same request."""
+    return {field: _normal(field, request.get(field)) for field in REQUEST_RECORD_FIELDS}
+
+
+def request_key(request):
+    """Directory name for the SUT-side results of ``request``: ``r-<12 hex>`` of :func:`request_record`.
+
+    Two requests that differ in any recorded field (e.g. test_query_count 11 and 12) get two
+    directories; the same request always gets the same one (its cached runs are found again).
+    """
+    text = json.dumps(request_record(request), sort_keys=True, separators=(",", ":"), default=str)
+    return "r-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def record_differences(stored, request):
+    """Human list "field stored -> requested" where a stored result's ``request`` record differs."""
+    wanted = request_record(request)
+    stored = {field: _normal(field, (stored or {}).get(field)) for field in REQUEST_RECORD_FIELDS}
+    return [f"{k} {stored[k]} -> {wanted[k]}" for k in REQUEST_RECORD_FIELDS if stored[k] != wanted[k]]
+
+
+# Environment names whose values are secrets (HF_TOKEN, AWS_SECRET_ACCESS_KEY, API_KEY, PASSWORD ...).
+SECRET_NAME = re.compile(r"token|secret|passw|passwd|key|credential|auth|cookie", re.IGNORECASE)
+# user:password@ in a URL value (http_proxy=http://user:pw@proxy:3128).
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+HIDDEN = "<hidden>"
+
+
+def is_secret(name, value=""):
+    """True when an environment entry must never be written down: a secret-looking name, or a value
+    with URL credentials (``http://user:pw@proxy``)."""
+    return bool(SECRET_NAME.search(str(name)) or URL_CREDENTIALS.search(str(value)))
+
+
+def redact_environment(env):
+    """``env`` as it may be written down: values of secret-looking names hidden, URL credentials cut."""
+    return {
+        str(k): HIDDEN if SECRET_NAME.search(str(k)) else URL_CREDENTIALS.sub(HIDDEN + "@", str(v))
+        for k, v in (env or {}).items()
+    }
 
 
 def _now_iso():
@@ -630,6 +716,7 @@ def build_result(params, staging, run, harness, provenance):
         "performance_only_model": perf_only,
         "stand_in": stand_in,
         "family_options": dict(p["family_options"] or {}),
+        "request": request_record(p),
         "run_dir": run_dir,
         "files": files,
         # sha256 of each run file (result.json aside): a later cache check re-runs when one changed.
@@ -689,6 +776,7 @@ def run(module):
 
     env = {"PYTHONUNBUFFERED": "1"}
     env.update({str(k): str(v) for k, v in (p["environment"] or {}).items()})
+    secrets = {str(k): str(v) for k, v in (p.get("secret_environment") or {}).items()}
     # From here on this run may wait for the lock and then run for hours: stop if the controller goes.
     _exit_when_controller_gone()
     # Held until this process exits (exit_json/fail_json end it), so through the commit of result.json.
@@ -705,7 +793,9 @@ def run(module):
     try:
         with open(os.path.join(staging, USER_CONF), "w", encoding="utf-8") as fh:
             fh.write(user_conf)
-        parsed, accuracy, compliance, commands, duration = _execute(module, p, staging, user_conf, env)
+        parsed, accuracy, compliance, commands, duration = _execute(
+            module, p, staging, user_conf, dict(env, **secrets)
+        )
     except RunFailed as exc:
         console = _read_text(os.path.join(staging, CONSOLE)) or ""
         failed = _keep_failed(staging, run_dir)
@@ -737,7 +827,8 @@ def run(module):
     provenance = {
         "versions": versions,
         "commands": commands,
-        "environment": env,
+        "environment": redact_environment(env),
+        "secret_names": sorted(secrets),
         "model_sha256": model_sha,
         "dataset": dataset,
     }

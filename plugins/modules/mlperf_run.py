@@ -158,7 +158,15 @@ options:
     type: bool
     default: false
   environment:
-    description: Extra environment variables for the harness process.
+    description:
+      - Extra environment variables for the harness process; hashed into the input hash and recorded in
+        C(provenance.environment) (values of secret-looking names and URL credentials shown as C(<hidden>)).
+    type: dict
+    default: {}
+  secret_environment:
+    description:
+      - Environment variables whose values are secrets (HF_TOKEN, proxy credentials); given to the harness,
+        never hashed, recorded or returned (no_log). Only their names appear in C(provenance.secret_names).
     type: dict
     default: {}
   reference_dir:
@@ -415,6 +423,7 @@ ARGUMENT_SPEC = dict(
     host=dict(type="str"),
     rerun=dict(type="bool", default=False),
     environment=dict(type="dict", default={}),
+    secret_environment=dict(type="dict", default={}, no_log=True),
     reference_dir=dict(type="path"),
     accuracy_dir=dict(type="path"),
 )
