@@ -779,65 +779,70 @@ def run(module):
     secrets = {str(k): str(v) for k, v in (p.get("secret_environment") or {}).items()}
     # From here on this run may wait for the lock and then run for hours: stop if the controller goes.
     _exit_when_controller_gone()
-    # Held until this process exits (exit_json/fail_json end it), so through the commit of result.json.
+    # Held through the commit of result.json.
     what = f"mlperf_run {p['model']} {p['scenario']} {p['mode']}"
     try:
         lock = run_lock().__enter__()
     except RunLockTimeout as exc:
         raise ModuleFailure(f"{what}: {exc}", run_dir=run_dir) from exc
-    if lock.waited_s >= 1:
-        module.warn(f"waited {lock.waited_s:.0f} s for another benchmark on this machine ({lock.path})")
-    started = _now_iso()
-    clean_stale_staging(run_dir)
-    staging = make_staging_dir(run_dir)
     try:
-        with open(os.path.join(staging, USER_CONF), "w", encoding="utf-8") as fh:
-            fh.write(user_conf)
-        parsed, accuracy, compliance, commands, duration = _execute(
-            module, p, staging, user_conf, dict(env, **secrets)
-        )
-    except RunFailed as exc:
-        console = _read_text(os.path.join(staging, CONSOLE)) or ""
-        failed = _keep_failed(staging, run_dir)
-        raise ModuleFailure(
-            f"{what} failed: {exc.reason}",
-            reason=exc.reason,
-            console_tail=_tail(console),
-            failed_dir=failed,
-            run_dir=run_dir,
-            input_hash=h,
-            cache_reason=why,
-            user_conf=user_conf,
-        ) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if lock.waited_s >= 1:
+            module.warn(f"waited {lock.waited_s:.0f} s for another benchmark on this machine ({lock.path})")
+        started = _now_iso()
+        clean_stale_staging(run_dir)
+        staging = make_staging_dir(run_dir)
+        try:
+            with open(os.path.join(staging, USER_CONF), "w", encoding="utf-8") as fh:
+                fh.write(user_conf)
+            parsed, accuracy, compliance, commands, duration = _execute(
+                module, p, staging, user_conf, dict(env, **secrets)
+            )
+        except RunFailed as exc:
+            console = _read_text(os.path.join(staging, CONSOLE)) or ""
+            failed = _keep_failed(staging, run_dir)
+            raise ModuleFailure(
+                f"{what} failed: {exc.reason}",
+                reason=exc.reason,
+                console_tail=_tail(console),
+                failed_dir=failed,
+                run_dir=run_dir,
+                input_hash=h,
+                cache_reason=why,
+                user_conf=user_conf,
+            ) from exc
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
-    harness = read_harness_json(staging)
-    for warning in harness.get("warnings") or []:
-        module.warn(f"harness ({p['model']} {p['scenario']} {p['mode']}): {warning}")
-    outcome = {
-        "loadgen": parsed,
-        "accuracy": accuracy,
-        "compliance": compliance,
-        "input_hash": h,
-        "started": started,
-        "duration_s": duration,
-    }
-    provenance = {
-        "versions": versions,
-        "commands": commands,
-        "environment": redact_environment(env),
-        "secret_names": sorted(secrets),
-        "model_sha256": model_sha,
-        "dataset": dataset,
-    }
-    result = build_result(p, staging, outcome, harness, provenance)
-    try:
-        commit_run_dir(staging, run_dir, result)
-    except OSError as exc:
-        failed = _keep_failed(staging, run_dir) if os.path.isdir(staging) else None
-        raise ModuleFailure(
-            f"run_dir: cannot commit the run into {run_dir}: {exc}", failed_dir=failed
-        ) from exc
-    return dict(result, changed=True, cached=False, cache_reason=why, user_conf=user_conf, diff=diff)
+        harness = read_harness_json(staging)
+        for warning in harness.get("warnings") or []:
+            module.warn(f"harness ({p['model']} {p['scenario']} {p['mode']}): {warning}")
+        outcome = {
+            "loadgen": parsed,
+            "accuracy": accuracy,
+            "compliance": compliance,
+            "input_hash": h,
+            "started": started,
+            "duration_s": duration,
+        }
+        provenance = {
+            "versions": versions,
+            "commands": commands,
+            "environment": redact_environment(env),
+            "secret_names": sorted(secrets),
+            "model_sha256": model_sha,
+            "dataset": dataset,
+        }
+        result = build_result(p, staging, outcome, harness, provenance)
+        try:
+            commit_run_dir(staging, run_dir, result)
+        except OSError as exc:
+            failed = _keep_failed(staging, run_dir) if os.path.isdir(staging) else None
+            raise ModuleFailure(
+                f"run_dir: cannot commit the run into {run_dir}: {exc}", failed_dir=failed
+            ) from exc
+        return dict(result, changed=True, cached=False, cache_reason=why, user_conf=user_conf, diff=diff)
+    finally:
+        # Released once result.json is committed (the same as at process exit for a module run; in one
+        # process, unit tests, the next run on this machine need not wait for the test session to end).
+        lock.__exit__(None, None, None)
