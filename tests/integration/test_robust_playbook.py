@@ -134,6 +134,9 @@ def test_concurrent_requests_keep_their_results_and_secrets_stay_out(tmp_path, f
     # Hang: TEST04 on a 1-image set fails before LoadGen with what it needs; the run ends, exit 2
     assert run_c.returncode == 2, _fail(run_c, "the compliance run did not fail the SUT")
     assert "TEST04" in run_c.stdout and "failed earlier in this run" in run_c.stdout
+    assert "audit_config: the compliance test issues loaded sample" in run_c.stdout
+    status = json.loads((out_c / "hosts.json").read_text())["localhost"]
+    assert status["status"] == "failed" and "TEST04 failed" in status["reason"], status
     left = subprocess.run(["pgrep", "-f", str(job.work)], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"
 
