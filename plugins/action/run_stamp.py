@@ -138,7 +138,9 @@ class ActionModule(ActionBase):
             return dict(
                 out, reason="changed since the last complete run: " + ", ".join(changed or ["inputs"])
             )
-        problem = _pack.copy_problem(stamp.get("results_local_root", ""), stamp.get("pack_checksum"))
+        problem = _pack.copy_problem(
+            stamp.get("results_local_root", ""), stamp.get("pack_checksum")
+        ) or _run_stamp.request_problem(stamp.get("results_local_root", ""), request)
         if problem:
             return dict(out, reason=problem)
         current = dict(out, current=True, facts=stamp.get("facts") or {})

@@ -18,6 +18,8 @@ process), so it finishes in well under a second.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 
 import yaml
 from ansible import context
@@ -42,8 +44,69 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 # the collection's playbooks read (documented in the README's variable table).
 # hf_token: secret for gated Hugging Face downloads, passed by runner_api's
 # `secrets=` (docs/fleet.md); every task that uses it sets no_log.
-ALWAYS_ALLOWED = frozenset({"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token"})
+# proxy_env: the fleet-wide http_proxy/https_proxy/no_proxy environment of package installs and
+# downloads (docs/fleet.md); a proxy URL with credentials is refused (Ansible prints a task's
+# environment in its -vvv EXEC lines).
+ALWAYS_ALLOWED = frozenset(
+    {"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token", "proxy_env"}
+)
+# A value is never echoed for a variable that is not a known request variable (a mistyped
+# ``hf_tokn=SECRET`` must not print SECRET) nor for one of these.
+SECRET_VARIABLES = frozenset({"hf_token", "proxy_env"})
+URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+
+
+def proxy_env_problems(value) -> list[dict]:
+    """Problems of ``proxy_env`` (a mapping of proxy variables to URLs without credentials)."""
+    if value in (None, "", {}):
+        return []
+    if not isinstance(value, dict):
+        return [
+            {
+                "field": "proxy_env",
+                "value": None,
+                "message": "proxy_env: must be a mapping such as {https_proxy: 'http://proxy:3128'}",
+            }
+        ]
+    with_credentials = sorted(str(k) for k, v in value.items() if URL_CREDENTIALS.search(str(v)))
+    if not with_credentials:
+        return []
+    return [
+        {
+            "field": "proxy_env",
+            "value": None,
+            "message": "proxy_env: "
+            + ", ".join(with_credentials)
+            + " carries credentials (user:password@); Ansible shows a task's environment at -vvv, so give"
+            " the proxy credentials on the SUT instead (pip.conf, .netrc) or use a proxy that needs none",
+        }
+    ]
+
+
 ALLOWED_PREFIXES = ("ansible_",)
+
+
+def output_dir_problem(path: str) -> str | None:
+    """Why the controller cannot write results under ``path``, or None (probed with a real temp file).
+
+    The directory itself, or its nearest existing parent when it does not exist yet, must be a
+    directory that takes a new file: a read-only output_dir fails here, not after the benchmarks.
+    """
+    probe = path
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        return f"output_dir: {path} cannot be created ({probe} is not a directory)"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        where = "" if probe == path else f" (its parent {probe})"
+        return f"output_dir: {path} is not writable{where}: {exc.strerror or exc}"
+    return None
 
 
 def command_line_extra_vars(loader) -> dict:
@@ -128,7 +191,7 @@ class ActionModule(ActionBase):
                 problems.append(
                     {
                         "field": name,
-                        "value": extra[name],
+                        "value": None,  # never echoed: a mistyped secret variable holds a secret
                         "allowed": names,
                         "message": f"{name}: unknown variable{did_you_mean(name, candidates)}",
                     }
@@ -150,6 +213,10 @@ class ActionModule(ActionBase):
                 except AnsibleError:
                     submission_values[name] = task_vars[name]
         problems.extend(submission_problems(submission_values, registry))
+        try:
+            problems.extend(proxy_env_problems(self._templar.template(task_vars.get("proxy_env"))))
+        except AnsibleError:
+            problems.extend(proxy_env_problems(task_vars.get("proxy_env")))
 
         if problems:
             unknown = [p for p in problems if ": unknown variable" in p["message"]]
@@ -162,7 +229,13 @@ class ActionModule(ActionBase):
                 msg="\n".join(lines),
                 # The messages (with the allowed values) are in msg already; ansible-core prints a failed
                 # result in full, so the structured list stays short.
-                problems=[{k: p[k] for k in ("field", "value")} for p in problems],
+                problems=[
+                    {
+                        "field": p["field"],
+                        "value": None if p["field"] in SECRET_VARIABLES else p.get("value"),
+                    }
+                    for p in problems
+                ],
             )
             return result
 
@@ -170,6 +243,14 @@ class ActionModule(ActionBase):
         # callback would each resolve a relative path against another directory.
         if request.get("output_dir"):
             request["output_dir"] = os.path.abspath(os.path.expanduser(str(request["output_dir"])))
+            unwritable = output_dir_problem(request["output_dir"])
+            if unwritable:
+                result.update(
+                    failed=True,
+                    msg=f"invalid MLPerf request (1 problem):\n  - {unwritable}",
+                    problems=[{"field": "output_dir", "value": request["output_dir"]}],
+                )
+                return result
         warnings = list(request.get("warnings") or [])
         result.update(changed=False, request=request, extra_vars_checked=extra_names)
         if warnings:

@@ -16,6 +16,18 @@
     compares against the performance run, TEST01 against the accuracy run).
 ``fleetbench.mlperf.run_dir``
     ``item | fleetbench.mlperf.run_dir(tree)`` -> ``tree ~ '/' ~ item.subdir``.
+``fleetbench.mlperf.request_key``
+    ``mlperf_request | fleetbench.mlperf.request_key`` -> ``r-<12 hex>``, the SUT-side results
+    directory of this request (``_run.request_key``): two requests that differ in what a run
+    holds (test_query_count, count, targets, threads, ...) never share one.
+``fleetbench.mlperf.system_name``
+    ``mlperf_request | fleetbench.mlperf.system_name(hw_name)`` ->
+    ``<hw_name>-<implementation>-<device>-<backend>-<precision>`` (CM's system name: the
+    hardware plus the software stack), characters outside ``[A-Za-z0-9._-]`` as ``_``.
+``fleetbench.mlperf.split_environment``
+    ``benchmark_environment | fleetbench.mlperf.split_environment`` ->
+    ``{public: {...}, secret: {...}}``: names that look like a token, key, password or secret
+    (and values with URL credentials) go to ``secret`` (passed with no_log, never recorded).
 ``fleetbench.mlperf.intact_copy_checksum``
     ``local_root | fleetbench.mlperf.intact_copy_checksum`` -> the pack checksum of the
     controller's unpacked copy when it is intact (``_pack.copy_problem``), else ``""``.
@@ -23,7 +35,10 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._pack import intact_checksum
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info as _model_info
 
@@ -80,6 +95,33 @@ def intact_copy_checksum(local_root):
     return intact_checksum(str(local_root))
 
 
+def request_key(request):
+    """``r-<12 hex>`` naming the SUT-side results directory of the resolved ``request``."""
+    if not isinstance(request, dict):
+        raise AnsibleFilterError("fleetbench.mlperf.request_key: expects the resolved request (a dict)")
+    return _run.request_key(request)
+
+
+def system_name(request, hw_name):
+    """``<hw_name>-<implementation>-<device>-<backend>-<precision>`` of the resolved ``request``."""
+    if not isinstance(request, dict):
+        raise AnsibleFilterError("fleetbench.mlperf.system_name: expects the resolved request (a dict)")
+    parts = [str(hw_name)] + [
+        str(request.get(k) or "") for k in ("implementation", "device", "backend", "precision")
+    ]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(p for p in parts if p))
+
+
+def split_environment(env):
+    """``{"public": {...}, "secret": {...}}`` of an environment mapping (see ``_run.is_secret``)."""
+    if not isinstance(env, dict):
+        raise AnsibleFilterError("fleetbench.mlperf.split_environment: expects a mapping of names to values")
+    out = {"public": {}, "secret": {}}
+    for name, value in env.items():
+        out["secret" if _run.is_secret(name, value) else "public"][str(name)] = value
+    return out
+
+
 class FilterModule:
     """fleetbench.mlperf filters."""
 
@@ -89,4 +131,7 @@ class FilterModule:
             "run_matrix": run_matrix,
             "run_dir": run_dir,
             "intact_copy_checksum": intact_copy_checksum,
+            "request_key": request_key,
+            "system_name": system_name,
+            "split_environment": split_environment,
         }

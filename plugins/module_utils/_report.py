@@ -142,6 +142,12 @@ def build_report(
 
 def _atomic_write(path, text):
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk leaves no 0-byte or truncated .tmp behind.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -15,6 +15,9 @@ A SUT is *current* when a cached re-run would do nothing on it: its last complet
 * the controller's copy of the results is the one that was fetched - the pack marker
   (``_pack.MARKER``) still has the recorded checksum and every file it lists is there,
   unchanged in size and mtime (``_pack.copy_problem``);
+* every ``result.json`` of that copy was made for this request: its ``request`` record (the
+  fields that decide what a run holds, ``_run.REQUEST_RECORD_FIELDS``) equals the request's
+  (:func:`request_problem`), so a copy holding another request's runs is never "current";
 * only when asked to verify the SUT: the SUT files the results depend on are untouched -
   :func:`path_digest` of each path the benchmark role named (venv markers and interpreter,
   model file, dataset cache, the SUT's results tree, the system description draft) and the
@@ -39,6 +42,7 @@ import hashlib
 import json
 import os
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._run import record_differences
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import (
     read_json_dict,
     write_json_atomic,
@@ -230,3 +234,26 @@ def host_status(hosts_file, host):
         return None
     entry = (read_json_dict(hosts_file) or {}).get(str(host))
     return entry if isinstance(entry, dict) else None
+
+
+def request_problem(local_root, request):
+    """Why the controller's copy in ``local_root`` does not hold ``request``'s runs, or None.
+
+    Every ``result.json`` below ``local_root`` must carry a ``request`` record equal to the
+    request's (``_run.record_differences``); the first one that does not is named, with the
+    fields that differ ("Offline/performance/run_1: test_query_count 12 -> 11").
+    """
+    if not local_root or not os.path.isdir(local_root):
+        return None
+    for dirpath, dirnames, filenames in os.walk(local_root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if "result.json" not in filenames:
+            continue
+        rel = os.path.relpath(dirpath, local_root)
+        stored = read_json_dict(os.path.join(dirpath, "result.json")) or {}
+        if not isinstance(stored.get("request"), dict):
+            return f"the controller's copy of {rel} records no request (an older run)"
+        differences = record_differences(stored["request"], request)
+        if differences:
+            return f"the controller's copy of {rel} is another request's: " + ", ".join(differences)
+    return None

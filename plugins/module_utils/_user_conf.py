@@ -16,7 +16,11 @@ facts only):
 * **test** — a smoke run: ``min_query_count = max_query_count =
   test_query_count`` (default 10 here; CM's default is 5),
   ``min_duration = 0``, ``sample_concatenate_permutation = 0``;
-  non-Offline scenarios also get ``max_duration = 30000`` (30 s). The target:
+  non-Offline scenarios also get a ``max_duration`` cap: 30000 (30 s, CM's)
+  or, when the requested queries need longer, ``TEST_DURATION_MARGIN`` (2) x
+  ``test_query_count`` x the expected time per query (SingleStream/MultiStream:
+  the target latency; Server: 1 / target_qps), so that a requested query count
+  is run in full (700 MultiStream queries are not cut at 30 s). The target:
   Offline ``target_qps`` = the request's ``target_qps`` or 1 (CM's test QPS);
   SingleStream ``target_latency`` = 1000 ms unless the request sets one (CM
   forces 1000); Server/MultiStream use the request's target or the defaults
@@ -59,6 +63,8 @@ TEST_SINGLESTREAM_LATENCY_MS = 1000
 DEFAULT_TARGET_QPS = 1.0
 DEFAULT_TARGET_LATENCY_MS = 100.0
 DEFAULT_TEST_QUERY_COUNT = 10
+# Ours: test-mode max_duration is at least this many times the expected duration of the queries.
+TEST_DURATION_MARGIN = 2
 FAST_SERVER_QUERY_FACTOR = 660
 
 RESULT_FILE = "result.json"
@@ -74,6 +80,16 @@ def _fmt(value) -> str:
     if f.is_integer():
         return str(int(f))
     return repr(f)
+
+
+def test_max_duration_ms(scenario: str, query_count: int, target: float) -> int:
+    """Test-mode ``max_duration`` (ms) for ``query_count`` queries of a non-Offline scenario.
+
+    ``target`` is the run's target: queries per second for Server, latency in ms otherwise.
+    The larger of ``MAX_DURATION_TEST_MS`` and ``TEST_DURATION_MARGIN`` x the queries' expected time.
+    """
+    per_query_ms = 1000.0 / float(target) if scenario == "Server" else float(target)
+    return max(MAX_DURATION_TEST_MS, round(TEST_DURATION_MARGIN * query_count * per_query_ms))
 
 
 def user_conf_settings(
@@ -127,7 +143,7 @@ def user_conf_settings(
             ("sample_concatenate_permutation", 0),
         ]
         if scenario != "Offline":
-            out.append(("max_duration", MAX_DURATION_TEST_MS))
+            out.append(("max_duration", test_max_duration_ms(scenario, qcount, value)))
     elif execution_mode == "fast":
         if scenario == "Offline":
             value = value / FAST_FACTOR

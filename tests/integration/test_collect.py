@@ -54,6 +54,9 @@ def fleet(tmp_path):
       ansible_connection: local
       ansible_python_interpreter: {py}
       mlperf_work_dir: {work}
+      # the fixture tree is not a request's (results/<request key>/, <hw>-<stack> system name)
+      results_sut_results_dir: {work / "results"}
+      results_sut_name: localhost
     emptyhost:
       ansible_connection: local
       ansible_python_interpreter: {py}
@@ -70,7 +73,10 @@ def fleet(tmp_path):
 
 def test_collect_fetches_reports_and_records_failed_hosts(fleet):
     inv, out = fleet
-    proc = run_playbook(inv, f"output_dir={out}", "execution_mode=test")
+    proc = run_playbook(inv, f"output_dir={out}", "execution_mode=test", check=False)
+    # emptyhost's fetch failed: recorded in the report and hosts.json, and failed at the end (exit 2)
+    assert proc.returncode == 2, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert json.loads((out / "hosts.json").read_text())["emptyhost"]["status"] == "failed"
     tree = out / "test_results" / "localhost" / "resnet50"
     assert (tree / "Offline" / "performance" / "run_1" / "result.json").is_file()
     assert (tree / "Offline" / "accuracy" / "accuracy.txt").is_file()
@@ -93,7 +99,7 @@ def test_collect_fetches_reports_and_records_failed_hosts(fleet):
     assert recap(proc.stdout)["localhost"]["failed"] == 0
 
     # Re-run: nothing new to fetch, the report is unchanged.
-    again = run_playbook(inv, f"output_dir={out}", "execution_mode=test")
+    again = run_playbook(inv, f"output_dir={out}", "execution_mode=test", check=False)
     assert recap(again.stdout)["localhost"]["changed"] == 0, again.stdout[-3000:]
 
 

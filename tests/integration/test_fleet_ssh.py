@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.fleet]
 
 def result_files(output_dir: Path, hw_name: str) -> dict[str, float]:
     """``{path: mtime}`` of every result.json of one system."""
-    return {str(p): p.stat().st_mtime for p in sorted(output_dir.glob(f"*_results/{hw_name}/**/result.json"))}
+    # the system name is <hw_name>-<implementation>-<device>-<backend>-<precision>
+    found = sorted(output_dir.glob(f"*_results/{hw_name}-*/**/result.json"))
+    return {str(p): p.stat().st_mtime for p in found}
 
 
 def test_three_suts_one_broken_then_limit_rerun(loopback_sshd, fleet_warm, tmp_path):

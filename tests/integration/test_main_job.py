@@ -24,7 +24,9 @@ from conftest import recap
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-SUT = "localhost"
+SUT = "localhost"  # the inventory host (PLAY RECAP, hosts.json)
+# The system name: <hw_name>-<implementation>-<device>-<backend>-<precision> (hardware + software).
+SYSTEM = "localhost-reference-cpu-onnxruntime-float32"
 MODEL = "efficientnet"
 
 pytestmark = pytest.mark.slow
@@ -40,8 +42,14 @@ class Job:
         self.shared = shared
 
     @property
+    def sut_results(self) -> Path:
+        """The SUT's results directory of the default request (``results/<request key>``)."""
+        (keyed,) = (self.work / "results").glob("r-*")
+        return keyed
+
+    @property
     def tree(self) -> Path:
-        return self.work / "results" / "test_results" / SUT / MODEL / "Offline"
+        return self.sut_results / "test_results" / SYSTEM / MODEL / "Offline"
 
     def run(
         self, *args: str, playbook: str = "run_mlperf.yml", timeout: int = 1800
@@ -104,7 +112,7 @@ def test_first_run_leaves_results_tree_and_report(job):
     assert re.search(r"accuracy=\d+(\.\d+)?%", (acc / "accuracy.txt").read_text())
 
     result = json.loads((perf / "result.json").read_text())
-    assert result["system"] == SUT
+    assert result["system"] == SYSTEM
     assert result["model"] == MODEL
     assert result["scenario"] == "Offline"
     assert result["mode"] == "performance"
@@ -115,11 +123,11 @@ def test_first_run_leaves_results_tree_and_report(job):
 
     # the SUT description draft beside the results
     desc = json.loads((job.work / "system_desc_draft.json").read_text())
-    assert desc["system_name"] == SUT
+    assert desc["system_name"] == SYSTEM
     assert int(desc["host_processor_vcpu_count"]) >= 1
 
     # the controller side: fetched tree + report
-    fetched = job.out / "test_results" / SUT / MODEL / "Offline" / "performance" / "run_1" / "result.json"
+    fetched = job.out / "test_results" / SYSTEM / MODEL / "Offline" / "performance" / "run_1" / "result.json"
     assert fetched.is_file()
     assert (job.out / "report.md").is_file()
     report = json.loads((job.out / "report.json").read_text())
@@ -171,7 +179,7 @@ def test_changed_input_or_sut_file_makes_the_sut_run_again(job):
     summary = (
         job.out
         / "test_results"
-        / SUT
+        / SYSTEM
         / MODEL
         / "Offline"
         / "performance"
@@ -198,7 +206,7 @@ def test_changed_input_or_sut_file_makes_the_sut_run_again(job):
     os.utime(job.tree / "performance" / "run_1" / "mlperf_log_summary.txt", ns=(1, 1))
     proc = job.run("-e", "mlperf_verify_current=true")
     assert proc.returncode == 0, _fail(proc, "verified run failed")
-    sut_tree = job.work / "results" / "test_results" / SUT
+    sut_tree = job.sut_results / "test_results" / SYSTEM
     assert f"changed on the SUT since the last complete run: {sut_tree}" in _flat(proc), _fail(
         proc, "no reason"
     )

@@ -44,7 +44,7 @@ def test_run_mlperf_api_three_suts(loopback_sshd, fleet_warm, tmp_path):
         assert run.hosts[name]["status"] == "ok"
         assert run.results[name], f"no results for {name}"
         for result in run.results[name]:
-            assert result["system"] == f"loop-{name}"
+            assert result["system"] == f"loop-{name}-reference-cpu-onnxruntime-float32"
             assert result["loadgen"]["validity"] in ("VALID", "INVALID")
             assert Path(result["_path"]).is_relative_to(out)
     assert "api_bad" not in run.results
