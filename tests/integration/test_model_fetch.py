@@ -67,8 +67,8 @@ def _run(tmp_path: Path, spec: dict) -> subprocess.CompletedProcess:
     play.write_text(PLAY)
     extra = {
         "model_spec": spec,
-        "model_work_dir": str(tmp_path / "sut"),
-        "model_cache_dir": str(tmp_path / "cache"),
+        "mlperf_work_dir": str(tmp_path / "sut"),
+        "artifact_cache_dir": str(tmp_path / "cache"),
         "model_download_retries": 1,
         "model_download_timeout": 10,
     }
