@@ -15,16 +15,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 PLAY = """
 - name: model fetch step

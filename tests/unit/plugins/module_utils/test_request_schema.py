@@ -8,16 +8,13 @@ the harness's family options) agree with it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.fleetbench.mlperf.plugins.action import validate_request as action
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _request_schema
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_run
-
-REPO = Path(__file__).resolve().parents[2]
+from fleetbench_testlib import REPO
 
 
 @pytest.fixture(scope="module")
