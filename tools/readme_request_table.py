@@ -16,34 +16,87 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
     family_implemented,
     load_registry,
 )
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._request_schema import (
+    choice_values,
+    request_schema,
+)
 
 BEGIN = "<!-- request-variables:begin (generated from the registry; tests/unit/test_readme.py checks it) -->"
 END = "<!-- request-variables:end -->"
 
+_TYPE_TEXT = {
+    "int": "integer",
+    "float": "number",
+    "bool": "`true` / `false`",
+    "name": "name (letters, digits, `.`, `_`, `-`)",
+    "path": "path",
+    "str": "string",
+    "dict": "mapping",
+    "compliance": "`true` or test names (comma-separated)",
+}
 
-def _runnable(entry: dict) -> bool:
-    """As validation decides: the family has a harness folder and the model has artifacts or stand-ins."""
-    return family_implemented(entry.get("family")) and bool(entry.get("artifacts") or entry.get("stand_ins"))
+
+def _allowed(registry: dict, name: str, entry: dict) -> str:
+    if entry["type"] in ("choice", "choices"):
+        values, _, aliases, implemented = choice_values(registry, entry)
+        if entry.get("choices") == "models":
+            models = registry["models"]
+            implemented = [m for m in values if family_implemented(models[m].get("family"))]
+        text = ", ".join(f"`{v}`" if v in implemented else f"{v}\u2020" for v in values)
+        if aliases:
+            text += " (aliases: " + ", ".join(f"{a}\u2192{c}" for a, c in aliases.items()) + ")"
+        if entry["type"] == "choices":
+            text = "one or more of " + text
+        return text
+    text = _TYPE_TEXT[entry["type"]]
+    if "min" in entry:
+        text += f" \u2265 {entry['min']}"
+    if "gt" in entry:
+        text += f" > {entry['gt']}"
+    if entry.get("unit"):
+        text += f" ({entry['unit']})"
+    return text
+
+
+def _default(registry: dict, entry: dict) -> str:
+    default = entry.get("default")
+    if entry["type"] in ("choice", "choices"):
+        default = choice_values(registry, entry)[1]
+    if default is None:
+        return ""
+    if isinstance(default, bool):
+        default = str(default).lower()
+    return f"`{default}`"
+
+
+def _notes(entry: dict) -> str:
+    notes = []
+    if entry.get("doc"):
+        notes.append(str(entry["doc"]))
+    if entry.get("source") == "dataset":
+        notes.append("datasets: " + ", ".join(entry["datasets"]))
+    if entry.get("source") == "family":
+        notes.append("task families: " + ", ".join(entry["families"]))
+    if entry["secret"]:
+        notes.append("**secret** (never in a file or a log line)")
+    if not entry["resolve"]:
+        notes.append("passed on, not part of the resolved request")
+    return "; ".join(notes)
 
 
 def render_table(registry: dict) -> str:
-    """Return the Markdown table: one row per variation group plus `model`."""
-    rows = ["| variable | allowed values | default |", "|---|---|---|"]
-    models = registry["models"]
-    names = ", ".join(f"`{m}`" if _runnable(models[m]) else f"{m}\u2020" for m in models)
-    rows.append(f"| `model` | {names} | `{registry['request']['model_default']}` |")
-    for group, spec in registry["variations"].items():
-        values = ", ".join(
-            f"`{v}`" if meta.get("implemented") else f"{v}\u2020" for v, meta in spec["values"].items()
+    """Return the Markdown table: one row per request variable of the schema (registry ``request.schema``,
+    the dataset path overrides and the task-family options), in the schema's order."""
+    rows = ["| variable | allowed values | default | steps | notes |", "|---|---|---|---|---|"]
+    for name, entry in request_schema(registry).items():
+        label = f"`{name}`"
+        if entry["aliases"]:
+            label += " (alias " + ", ".join(f"`{a}`" for a in entry["aliases"]) + ")"
+        steps = ", ".join(entry["steps"])
+        rows.append(
+            f"| {label} | {_allowed(registry, name, entry)} | {_default(registry, entry)} | {steps} | "
+            f"{_notes(entry)} |"
         )
-        aliases = spec.get("aliases") or {}
-        if aliases:
-            values += " (aliases: " + ", ".join(f"{a}\u2192{c}" for a, c in aliases.items()) + ")"
-        label = f"`{group}`"
-        for alias, field in (registry.get("request", {}).get("field_aliases") or {}).items():
-            if field == group:
-                label += f" (alias `{alias}`)"
-        rows.append(f"| {label} | {values} | `{spec['default']}` |")
     rows.append("")
     rows.append("\u2020 known to the registry, not implemented yet: validation says so by name.")
     return "\n".join(rows)

@@ -7,7 +7,8 @@ group/host vars), resolves them with ``_registry.resolve_request`` and checks
 the names given on the command line with ``-e``: every extra-var name must be
 a request variable, start with ``ansible_``, be an input that a role declares
 in ``roles/*/meta/argument_specs.yml`` (so new role inputs are allowed
-automatically), be in ``ALWAYS_ALLOWED`` or in the task's ``allow`` list.
+automatically), be in the registry's ``request.schema`` (``resolve: false`` entries such as
+``hf_token`` are accepted and passed on) or in the task's ``allow`` list.
 
 Every problem is reported in one failure; on success the result holds
 ``request`` (the resolved dict) for ``set_fact``. Needs no connection to the
@@ -39,6 +40,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
     role_input_types,
     submission_problems,
 )
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._request_schema import accepted_names
 
 # Extra-var names that are neither request variables nor role inputs but that
 # the collection's playbooks read (documented in the README's variable table).
@@ -169,7 +171,7 @@ class ActionModule(ActionBase):
                 return result
             extra = command_line_extra_vars(self._loader)
             extra_names = sorted(extra)
-            allowed = set(names) | set(role_input_names()) | ALWAYS_ALLOWED | set(allow)
+            allowed = set(accepted_names(registry)) | set(role_input_names()) | set(allow)
             candidates = sorted(allowed)
             types = role_input_types()
             for name in extra_names:

@@ -381,7 +381,7 @@ def check_inputs(params, check_mode=False):
         if not (os.path.isfile(p["python"]) and os.access(p["python"], os.X_OK)):
             raise ModuleFailure(msg=f"python: {p['python']} is not an executable file (SUT venv interpreter)")
         if not os.path.exists(p["dataset_path"]):  # a folder, or one file (registry `kind: file` sources)
-            raise ModuleFailure(msg=f"dataset_path: {p['dataset_path']} does not exist (a dataset file/folder)")
+            raise ModuleFailure(msg=f"dataset_path: {p['dataset_path']} is missing (a dataset file/folder)")
         if p["model_path"] and not os.path.exists(p["model_path"]):  # a file, or a model folder
             raise ModuleFailure(msg=f"model_path: {p['model_path']} does not exist (a model file or folder)")
 

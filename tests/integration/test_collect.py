@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import recap
+from fleetbench_testlib import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import trees
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PIN = yaml.safe_load((REPO / "files/harness/fleetbench_harness/registry.yml").read_text())["loadgen"]
 
 PLAY = """

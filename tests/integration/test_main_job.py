@@ -15,15 +15,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import recap
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SUT = "localhost"  # the inventory host (PLAY RECAP, hosts.json)
 # The system name: <hw_name>-<implementation>-<device>-<backend>-<precision> (hardware + software).
 SYSTEM = "localhost-reference-cpu-onnxruntime-float32"

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info
+from fleetbench_testlib import IMAGENET_SAMPLE, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-IMAGENET_SAMPLE = REPO.parent / "shared" / "datasets" / "imagenet-sample"
 ANSIBLE = Path(sys.executable).parent / "ansible"
 
 pytestmark = [

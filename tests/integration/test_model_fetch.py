@@ -15,16 +15,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 PLAY = """
 - name: model fetch step
@@ -67,8 +65,8 @@ def _run(tmp_path: Path, spec: dict) -> subprocess.CompletedProcess:
     play.write_text(PLAY)
     extra = {
         "model_spec": spec,
-        "model_work_dir": str(tmp_path / "sut"),
-        "model_cache_dir": str(tmp_path / "cache"),
+        "mlperf_work_dir": str(tmp_path / "sut"),
+        "artifact_cache_dir": str(tmp_path / "cache"),
         "model_download_retries": 1,
         "model_download_timeout": 10,
     }

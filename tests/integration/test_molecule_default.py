@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fleetbench_testlib import REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 MOLECULE = Path(sys.executable).with_name("molecule")
 
 

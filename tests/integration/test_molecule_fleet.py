@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from _sshd import LoopbackSshd, fleet_inventory
+from fleetbench_testlib import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]
 
-REPO = Path(__file__).resolve().parents[2]
 MOLECULE = Path(sys.executable).with_name("molecule")
 
 

@@ -7,12 +7,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report
+from fleetbench_testlib import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import trees
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible_collections.fleetbench.mlperf.plugins.module_utils.runner_api import run_mlperf
+from ansible_collections.fleetbench.mlperf.plugins.plugin_utils.runner_api import run_mlperf
 from conftest import FLEET_REQUEST, host_vars
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]

@@ -11,19 +11,14 @@ import shutil
 import stat
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import yaml
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_run
+from fleetbench_testlib import HARNESS_SRC, IMAGENET_SAMPLE, Fail
+from fleetbench_testlib import run_module as run_module_of
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-IMAGENET_SAMPLE = SHARED / "datasets" / "imagenet-sample"
-HARNESS_SRC = REPO / "files" / "harness"
 PYTHON = sys.executable
 
 needs_images = pytest.mark.skipif(
@@ -32,44 +27,9 @@ needs_images = pytest.mark.skipif(
 )
 
 
-class Exit(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs)
-        self.result = kwargs
-
-
-class Fail(Exception):
-    def __init__(self, kwargs):
-        super().__init__(kwargs.get("msg"))
-        self.result = kwargs
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise Exit(json.loads(json.dumps(kwargs, default=str)))
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    kwargs["failed"] = True
-    raise Fail(kwargs)
-
-
 def run_module(args, check_mode=False, diff=False):
     """Run mlperf_run.main() with ``args``; return its result dict or raise Fail."""
-    full = dict(args)
-    full["_ansible_check_mode"] = check_mode
-    full["_ansible_diff"] = diff
-    with (
-        patch_module_args(full),
-        mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json),
-        mock.patch.object(basic.AnsibleModule, "fail_json", _fail_json),
-    ):
-        try:
-            mlperf_run.main()
-        except Exit as e:
-            return e.result
-    raise AssertionError("module returned without exit_json")
+    return run_module_of(mlperf_run, args, check_mode=check_mode, diff=diff)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,8 @@
 """The README's request table is generated from the registry (never edited by hand)."""
 
 import importlib.util
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from fleetbench_testlib import REPO
 
 
 def _tool():

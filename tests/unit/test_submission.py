@@ -18,7 +18,7 @@ from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_submiss
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import trees
-from _modhelper import Fail, run_module
+from fleetbench_testlib import Fail, run_module
 
 REG = _registry.load_registry()
 REQUIRED = REG["submission"]["system_desc_required_fields"]

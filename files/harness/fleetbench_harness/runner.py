@@ -58,6 +58,16 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
+def _venv_record() -> dict[str, Any] | None:
+    """The venv's ``fleetbench-venv.json`` (``{venv, size_bytes}``, written by the python_env role
+    after an install), or None outside such a venv."""
+    try:
+        data = json.loads((Path(sys.prefix) / "fleetbench-venv.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def validate(args: Any) -> dict[str, Any]:
     """Check the cheap inputs; return the resolved request (canonical names).
 
@@ -209,7 +219,11 @@ def run(args: Any) -> dict[str, Any]:
         "schema": 2,
         "harness": {"package": "fleetbench_harness", "version": __version__},
         "argv": [sys.executable, "-m", "fleetbench_harness", *getattr(args, "argv", [])],
-        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "python": {
+            "version": platform.python_version(),
+            "executable": sys.executable,
+            "venv": _venv_record(),
+        },
         "platform": {"machine": platform.machine(), "system": platform.system(), "node": platform.node()},
         "loadgen": {
             "package": "mlcommons-loadgen",

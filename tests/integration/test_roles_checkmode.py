@@ -14,15 +14,13 @@ import http.server
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SYS_PYTHON = "/usr/bin/python3"
 
 pytestmark = [

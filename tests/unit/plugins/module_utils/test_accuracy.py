@@ -1,12 +1,10 @@
 """accuracy.txt readers on real published files + registry targets."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _accuracy as acc
+from fleetbench_testlib import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "mlperf-logs"
 REGISTRY = yaml.safe_load((ROOT / "files" / "harness" / "fleetbench_harness" / "registry.yml").read_text())
 MODELS = REGISTRY["models"]

@@ -1,7 +1,7 @@
 """pci_devices module: vendor/class filtering on a fake sysfs tree (set_module_args pattern)."""
 
-from _modhelper import run_module
 from ansible_collections.fleetbench.mlperf.plugins.modules import pci_devices
+from fleetbench_testlib import run_module
 
 
 def _device(root, slot, vendor, pci_class, device="0x1234"):

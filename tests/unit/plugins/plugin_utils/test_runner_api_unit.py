@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.callback import mlperf_hosts
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import runner_api
+from ansible_collections.fleetbench.mlperf.plugins.plugin_utils import runner_api
+from fleetbench_testlib import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "hf_SeCrEt_0123456789abcdef"
 
 PLAYBOOK = """

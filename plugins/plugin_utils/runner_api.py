@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Public Python API: run the collection's main job through ansible-runner (controller only).
 
-    from ansible_collections.fleetbench.mlperf.plugins.module_utils.runner_api import run_mlperf
+    from ansible_collections.fleetbench.mlperf.plugins.plugin_utils.runner_api import run_mlperf
     run = run_mlperf({"model": "efficientnet", "count": 8}, "inventories/example")
     run.rc, run.status, run.results["host-a"], run.failed_hosts, run.report_paths["md"]
 
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# <repo>/plugins/module_utils/runner_api.py -> <repo>
+# <repo>/plugins/plugin_utils/runner_api.py -> <repo>
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK_DIR = REPO / "playbooks"
 CALLBACK = "fleetbench.mlperf.mlperf_hosts"

@@ -1,11 +1,9 @@
 """Two verdicts per run: LoadGen's and submittable."""
 
-from pathlib import Path
-
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _mlperf_logs as logs
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _verdict as verdict
+from fleetbench_testlib import MLPERF_LOGS as FIX
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mlperf-logs"
 GOOD_ACC = {"met": True, "reasons": [], "hash": "a" * 64, "value": 76.1}
 MODEL = {"offline_min_samples": 24576}
 

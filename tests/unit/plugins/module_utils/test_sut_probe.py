@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _modhelper import run_module
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _sut_probe
 from ansible_collections.fleetbench.mlperf.plugins.modules import sut_probe
+from fleetbench_testlib import run_module
 
 KEYS = {
     "lscpu",

@@ -3,12 +3,10 @@
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import RunLockTimeout, run_lock
-
-COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+from fleetbench_testlib import COLLECTIONS
 
 
 def test_released_lock_is_taken_at_once(tmp_path):

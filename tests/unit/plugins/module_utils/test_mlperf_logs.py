@@ -6,12 +6,10 @@ metric per scenario is what mlcommons/inference's submission checker takes
 """
 
 import shutil
-from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _mlperf_logs as logs
-
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mlperf-logs"
+from fleetbench_testlib import MLPERF_LOGS as FIX
 
 
 def summary(name):

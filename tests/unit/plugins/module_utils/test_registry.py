@@ -23,7 +23,7 @@ def test_registry_loads_from_collection():
 def test_registry_env_override(tmp_path, monkeypatch):
     copy = tmp_path / "registry.yml"
     data = yaml.safe_load(R.registry_path().read_text())
-    data["request"]["model_default"] = "efficientnet"
+    data["request"]["schema"]["model"]["default"] = "efficientnet"
     copy.write_text(yaml.safe_dump(data))
     monkeypatch.setenv(R.REGISTRY_ENV, str(copy))
     assert R.registry_path() == copy
@@ -40,7 +40,7 @@ def test_registry_not_a_registry(tmp_path):
 def test_defaults_from_registry():
     req = resolve_request({})
     reg = R.load_registry()
-    assert req["model"] == reg["request"]["model_default"]
+    assert req["model"] == reg["request"]["schema"]["model"]["default"]
     for field in (
         "implementation",
         "backend",

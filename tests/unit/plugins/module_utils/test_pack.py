@@ -3,16 +3,13 @@
 import io
 import json
 import os
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_pack
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _modhelper import Fail, run_module
+from fleetbench_testlib import Fail, run_module
 
 
 def make_tree(root: Path) -> Path:

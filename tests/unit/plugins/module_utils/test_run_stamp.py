@@ -2,14 +2,11 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run_stamp
 from ansible_collections.fleetbench.mlperf.plugins.modules import path_digests
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _modhelper import run_module
+from fleetbench_testlib import run_module
 
 
 def _tree(root: Path) -> Path:
