@@ -42,18 +42,11 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
 )
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._request_schema import accepted_names
 
-# Extra-var names that are neither request variables nor role inputs but that
-# the collection's playbooks read (documented in the README's variable table).
-# hf_token: secret for gated Hugging Face downloads, passed by runner_api's
-# `secrets=` (docs/fleet.md); every task that uses it sets no_log.
-# proxy_env: the fleet-wide http_proxy/https_proxy/no_proxy environment of package installs and
-# downloads (docs/fleet.md); a proxy URL with credentials is refused (Ansible prints a task's
-# environment in its -vvv EXEC lines).
-ALWAYS_ALLOWED = frozenset(
-    {"mlperf_hosts", "mlperf_request", "mlperf_system_packages", "hf_token", "proxy_env"}
-)
 # A value is never echoed for a variable that is not a known request variable (a mistyped
-# ``hf_tokn=SECRET`` must not print SECRET) nor for one of these.
+# ``hf_tokn=SECRET`` must not print SECRET) nor for a secret of the schema (registry request.schema
+# entries with secret: true: hf_token, proxy_env). proxy_env: the fleet-wide
+# http_proxy/https_proxy/no_proxy environment of package installs and downloads (docs/fleet.md); a
+# proxy URL with credentials is refused (Ansible prints a task's environment in its -vvv EXEC lines).
 SECRET_VARIABLES = frozenset({"hf_token", "proxy_env"})
 URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
 

@@ -120,7 +120,7 @@ def test_model_info_must_match(tmp_path):
         ("target_qps", 0.0, "target_qps: 0.0 must be > 0"),
         ("count", -1, "count: -1 must be >= 1"),
         ("python", "/nonexistent/python", "python: /nonexistent/python is not an executable file"),
-        ("dataset_path", "/nonexistent/ds", "dataset_path: /nonexistent/ds does not exist"),
+        ("dataset_path", "/nonexistent/ds", "dataset_path: /nonexistent/ds is missing"),
     ],
 )
 def test_bad_inputs_fail_early(tmp_path, field, value, msg):

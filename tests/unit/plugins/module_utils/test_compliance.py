@@ -114,7 +114,7 @@ from pathlib import Path
 import yaml as _yaml
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds
 
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[4]
 FIX = _ROOT / "tests" / "fixtures" / "mlperf-logs"
 _REG = _yaml.safe_load((_ROOT / "files" / "harness" / "fleetbench_harness" / "registry.yml").read_text())
 
