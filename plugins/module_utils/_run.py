@@ -33,6 +33,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._mlperf_logs imp
     LogParseError,
     parse_run_dir,
 )
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._test06 import verify_test06
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import (
     RunLockTimeout,
     cached_result,
@@ -545,6 +546,23 @@ def _verify_compliance(params, staging, parsed):
             fh.write(acc.pop("text"))
         out["accuracy"] = acc
         checks.append(acc["passed"])
+    if "test06" in (info.get("verify") or []):
+        # TEST06 (LLMs): first token, EOS and sample length of this run's own accuracy log.
+        lg_scenarios = params["model_info"].get("loadgen_scenario") or {}
+        scenario = lg_scenarios.get(params["scenario"], params["scenario"])
+        try:
+            res = verify_test06(
+                os.path.join(staging, "mlperf_log_accuracy.json"),
+                scenario=scenario,
+                eos_token_id=(info.get("eos_token_id") or {}).get(params["model"]),
+                dtype=info.get("dtype", "int32"),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunFailed(f"{test} verification: {exc}") from exc
+        with open(os.path.join(staging, "verify_accuracy.txt"), "w", encoding="utf-8") as fh:
+            fh.write(res.pop("text"))
+        out["accuracy"] = res
+        checks.append(res["passed"])
     out["passed"] = bool(checks) and all(checks)
     return out
 
