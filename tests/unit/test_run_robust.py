@@ -7,10 +7,14 @@ the validate step's no-echo, proxy and output_dir rules, and the test-mode durat
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.filter import mlperf as F
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _report, _run, _run_stamp, _user_conf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins" / "action"))
 from test_validate_request import run_action
 
 SECRET = "hf_PLANTEDsecret0123"
