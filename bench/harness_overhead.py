@@ -18,7 +18,10 @@ machine is shared, so the load average is recorded). Target: >= 0.97 (the MLPerf
 Prints one JSON line per model and a table; ``--json FILE`` saves them.
 
 Usage: .venv/bin/python bench/harness_overhead.py [--dataset-path DIR] [--batch 8]
-[--threads 2] [--duration 10] [--cache-dir DIR]
+[--threads 2] [--duration 10] [--cache-dir DIR] [--families image_classification,language,...|all]
+The other task families have their own side-by-side benchmark in bench/overhead_<family>.py (same
+method: interleaved rounds, median ratio); ``--families`` runs them after the image models, each
+with its defaults.
 Without --dataset-path the scikit-image smoke set is used (content does not
 change the speed; the ImageNet sample adds realistic memory traffic).
 """
@@ -152,7 +155,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="LoadGen runs per model, median ratio (default 3)")
     ap.add_argument("--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    ap.add_argument(
+        "--families",
+        default="image_classification",
+        help="comma list of task families to measure, or 'all' (" + ", ".join(FAMILIES) + ")",
+    )
     args = ap.parse_args()
+    families = list(FAMILIES) if args.families == "all" else args.families.split(",")
+    for fam in families:
+        if fam not in FAMILIES:
+            raise SystemExit(f"--families: unknown {fam!r}; allowed: {', '.join(FAMILIES)}, all")
+    if "image_classification" not in families:
+        return _other_families(families)
 
     import numpy as np
     from fleetbench_harness import artifacts, registry
@@ -234,7 +248,29 @@ def main() -> int:
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    return _other_families(families)
+
+
+#: Task family -> its benchmark (image_classification is measured by this file itself).
+FAMILIES = {
+    "image_classification": None,
+    "language": "overhead_language.py",
+    "llm": "overhead_llm.py",
+    "segmentation_3d": "overhead_segmentation_3d.py",
+    "text_to_image": "overhead_text_to_image.py",
+}
+
+
+def _other_families(families: list[str]) -> int:
+    """Run each other family's benchmark (bench/overhead_<family>.py) with its defaults; worst exit status."""
+    rc = 0
+    for fam in families:
+        script = FAMILIES[fam]
+        if script is None:
+            continue
+        print(f"\n== {fam}: bench/{script}", flush=True)
+        rc = max(rc, subprocess.run([sys.executable, str(REPO / "bench" / script)], check=False).returncode)
+    return rc
 
 
 if __name__ == "__main__":
