@@ -8,6 +8,7 @@ Input: the run records of ``_results_tree.discover_runs`` and the report dict of
 from __future__ import annotations
 
 import html
+import re
 
 
 # ---------------------------------------------------------------------------
@@ -46,6 +47,14 @@ def fmt_accuracy(acc):
     samples = acc.get("samples")
     on = f" on {int(samples)} sample{'s' if int(samples) != 1 else ''}" if samples else ""
     return f"{acc.get('metric')} {acc['value']:.4g}{unit_text}{on} ({met})"
+
+
+def _stand_in_accuracy(rec, text):
+    """A stand-in's accuracy is measured but never judged against the benchmark's target."""
+    if not rec.get("performance_only_model") or text == "-":
+        return text
+    text = re.sub(r"\b(NOT met|met)\b", "not judged", text)
+    return f"stand-in, not comparable with the target: {text}"
 
 
 def fmt_validity(rec):
@@ -95,7 +104,7 @@ def table_rows(records):
                     and rec.get("accuracy")
                     else ""
                 )
-                + fmt_accuracy(rec["accuracy"]),
+                + _stand_in_accuracy(rec, fmt_accuracy(rec["accuracy"])),
                 "result": fmt_value(rec["value"], rec["unit"]) if rec["mode"] != "accuracy" else "-",
                 "validity": fmt_validity(rec),
                 "submittable": fmt_submittable(rec)
