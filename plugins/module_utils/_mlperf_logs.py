@@ -457,6 +457,13 @@ def parse_detail_records(records, model_tokens=None):
         metric, key = "scheduled_samples_per_second", "result_scheduled_samples_per_sec"
         result["metric"] = metric
         result["extra"]["metric_note"] = "old LoadGen log: no completed rate, the scheduled rate is reported"
+    if tokens and key and key not in values:
+        # infer_token_latencies (mlperf.conf gptj, LoadGen >= 4.1): the token rate is inferred from the
+        # sample rate x token_latency_scaling_factor and logged under result_inferred_*.
+        inferred = key.replace("result_", "result_inferred_", 1)
+        if inferred in values:
+            key = inferred
+            result["extra"]["metric_note"] = "tokens per second inferred (infer_token_latencies)"
     raw = values.get(key) if key else None
     if _is_nonfinite(raw):
         result["reasons"].append(f"{key} is {raw} in the log")
@@ -605,6 +612,9 @@ def parse_summary(text, model_tokens=None):
             result["extra"]["metric_note"] = (
                 "old LoadGen log: no completed rate, the scheduled rate is reported"
             )
+        if tokens and label not in fields and f"{label} (inferred)" in fields:
+            label = f"{label} (inferred)"  # infer_token_latencies (gptj): "Tokens per second (inferred)"
+            result["extra"]["metric_note"] = "tokens per second inferred (infer_token_latencies)"
         raw = fields.get(label)
         if _is_nonfinite(raw):
             result["reasons"].append(f"{label} is {raw} in the log")

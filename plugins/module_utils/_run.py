@@ -693,6 +693,10 @@ def build_result(params, staging, run, harness, provenance):
         else None
     )
     perf_only = stand_in is not None
+    if perf_only and accuracy:
+        # Measured, never judged: a stand-in is not the benchmark's model (its target does not apply).
+        accuracy = dict(accuracy, met=None, comparable=False, judged_against=accuracy.get("target"))
+        accuracy["reasons"] = [f"stand-in {stand_in.get('name')}: not comparable with the target"]
     names = [*sorted(os.listdir(staging)), "result.json"]
     files = {name: os.path.join(run_dir, name) for name in names if not name.startswith(".")}
     return {

@@ -90,6 +90,6 @@ def submittable_verdict(
         else:
             if accuracy.get("met") is False:
                 reasons.append("accuracy target not met: {}".format("; ".join(accuracy.get("reasons") or [])))
-            elif accuracy.get("met") is None:
+            elif accuracy.get("met") is None and accuracy.get("comparable", True):
                 reasons.append("accuracy has no published target for this model")
     return {"ok": not reasons, "reasons": reasons}
