@@ -45,7 +45,10 @@ def test_bert_stand_in_offline_both_modes(tmp_path, fleet_shared_dir):
     (tmp_path / "run.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
-    tree = work / "results" / "test_results" / SUT / "bert-99" / "Offline"
+    # <work>/results/<request key>/test_results/<system>/<model>/<scenario> (one tree per request)
+    trees = sorted((work / "results").glob("*/test_results/*/bert-99/Offline"))
+    assert len(trees) == 1, trees
+    tree = trees[0]
     perf, acc = tree / "performance" / "run_1", tree / "accuracy"
     for run_dir in (perf, acc):
         for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "user.conf", "result.json"):
@@ -87,8 +90,8 @@ def test_bert_without_artifacts_fails_in_provision_naming_the_source(tmp_path, f
         pytest.skip("zenodo.org is reachable from this host: the offline failure cannot be shown")
     assert proc.returncode != 0
     text = " ".join(proc.stdout.split())
-    assert "model_path: cannot download model.onnx for model=bert-99" in text
-    assert "https://zenodo.org/record/3733910/files/model.onnx" in text
+    assert "cannot download model.onnx from https://zenodo.org/record/3733910/files/model.onnx" in text
+    assert "model_path: model=bert-99" in text
     assert "md5 819b25b19cd8e59080c10892689750ca" in text
     assert "model_path=FILE" in text and "stand_in_model=minilm-l6" in text
     assert not list(work.rglob("mlperf_log_summary.txt"))  # failed before LoadGen

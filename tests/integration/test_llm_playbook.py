@@ -26,7 +26,10 @@ def test_llama2_on_smollm2_server_both_modes(tmp_path, fleet_shared_dir):
         "-e", "mode=both", "-e", "test_query_count=8", "-e", "max_new_tokens=32",
     )  # fmt: skip
     assert proc.returncode == 0, _fail(proc, "the SmolLM2 run failed")
-    tree = job.work / "results" / "test_results" / "localhost" / MODEL / "Server"
+    # <work>/results/<request key>/test_results/<system>/<model>/<scenario> (one tree per request)
+    trees = sorted((job.work / "results").glob(f"*/test_results/*/{MODEL}/Server"))
+    assert len(trees) == 1, trees
+    tree = trees[0]
     perf, acc = tree / "performance" / "run_1", tree / "accuracy"
     summary = (perf / "mlperf_log_summary.txt").read_text()
     assert re.search(r"tokens per second\s*:\s*[\d.]+", summary, re.I)

@@ -13,7 +13,7 @@ import json
 import re
 
 import pytest
-from test_main_job import SUT, Job, _fail
+from test_main_job import Job, _fail
 
 MODEL = "3d-unet-99"
 
@@ -27,7 +27,10 @@ def test_issue_command_runs_offline(tmp_path, fleet_shared_dir):
         "-e", "mode=both", "-e", "test_query_count=4",
     )  # fmt: skip
     assert proc.returncode == 0, _fail(proc, "the 3d-unet stand-in run failed")
-    tree = job.work / "results" / "test_results" / SUT / MODEL / "SingleStream"
+    # <work>/results/<request key>/test_results/<system>/<model>/<scenario> (one tree per request)
+    trees = sorted((job.work / "results").glob(f"*/test_results/*/{MODEL}/SingleStream"))
+    assert len(trees) == 1, trees
+    tree = trees[0]
     perf, acc = tree / "performance" / "run_1", tree / "accuracy"
     for run_dir in (perf, acc):
         for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "harness.json", "result.json"):
