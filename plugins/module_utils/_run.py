@@ -72,31 +72,6 @@ VERSION_PROBE = (
     "print(json.dumps(v))\n"
 )
 
-# Request fields that change the result (enter the input hash).
-HASHED_PARAMS = (
-    "model",
-    "scenario",
-    "mode",
-    "execution_mode",
-    "implementation",
-    "backend",
-    "device",
-    "precision",
-    "division",
-    "category",
-    "test_query_count",
-    "target_qps",
-    "target_latency",
-    "max_batchsize",
-    "num_threads",
-    "count",
-    "stand_in_model",
-    "family_options",
-    "sut_name",
-    "environment",
-)
-
-
 class ModuleFailure(Exception):
     """The module fails with ``msg`` and the extra return ``fields`` (``fail_json``'s arguments)."""
 
@@ -127,6 +102,8 @@ REQUEST_RECORD_FIELDS = (
     "stand_in_model",
     "family_options",
 )
+# Request fields that change the result (enter the input hash; canonical JSON, so order is free).
+HASHED_PARAMS = ("scenario", "mode", *REQUEST_RECORD_FIELDS, "sut_name", "environment")
 NUMERIC_FIELDS = frozenset(
     {"test_query_count", "target_qps", "target_latency", "max_batchsize", "num_threads", "count"}
 )
