@@ -40,5 +40,5 @@ def test_issue_command_runs_offline(tmp_path, fleet_shared_dir):
     assert harness["stand_in"]["name"] == "tiny-unet3d" and harness["family"] == "segmentation_3d"
     assert "kits19-synthetic" in " ".join(proc.stdout.split())
     # the report labels the stand-in's rows
-    assert "accuracy is meaningless" in (job.out / "report.md").read_text()
+    assert "not comparable with the target" in (job.out / "report.md").read_text()
     assert "tiny random-weight 3D-UNet" in (job.out / "report.json").read_text()
