@@ -49,7 +49,7 @@ def run_validate(*extra: str, playbook: Path = PLAYBOOK) -> tuple[int, str, floa
         ),
         (["target_qps=0"], ["target_qps: '0' must be > 0"]),
         (["test_query_count=2.5"], ["test_query_count: '2.5' is not an integer"]),
-        (["model=3d-unet-99"], ["model 3d-unet-99 is not implemented yet"]),
+        (["model=dlrm-v2-99"], ["model dlrm-v2-99 is not implemented yet"]),
         (
             ["model=resnet50", "compliance=TEST06"],
             ["resnet50 has no compliance test 'TEST06'; allowed: TEST01, TEST04"],
