@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fleetbench_harness import registry
+from fleetbench_harness.accuracy_log import read_entries
 from fleetbench_harness.errors import InputError
 from fleetbench_harness.tasks.image_classification.dataset import read_val_map
 
@@ -32,14 +33,7 @@ def predictions(accuracy_log: str | Path) -> dict[int, int]:
         InputError(accuracy_log): missing or malformed file.
     """
     p = Path(accuracy_log)
-    try:
-        entries = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            "accuracy_log", f"cannot read {p}: {exc.strerror}", "mlperf_log_accuracy.json"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError("accuracy_log", f"{p} is not JSON: {exc}", "mlperf_log_accuracy.json") from None
+    entries = read_entries(p)
     out: dict[int, int] = {}
     for e in entries:
         idx = int(e["qsl_idx"])

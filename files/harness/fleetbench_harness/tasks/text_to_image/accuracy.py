@@ -21,7 +21,6 @@ the reference prints and published submissions hold (the checker's ACC_PATTERN r
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fleetbench_harness import artifacts
+from fleetbench_harness.accuracy_log import read_entries
 from fleetbench_harness.errors import InputError
 from fleetbench_harness.tasks.base import RunContext
 from fleetbench_harness.tasks.text_to_image import dataset
@@ -41,14 +41,7 @@ def read_images(accuracy_log: str | Path) -> dict[int, np.ndarray]:
         InputError(accuracy_log): missing/malformed file, or data that is not a square RGB image.
     """
     p = Path(accuracy_log)
-    try:
-        entries = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            "accuracy_log", f"cannot read {p}: {exc.strerror}", "mlperf_log_accuracy.json"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError("accuracy_log", f"{p} is not JSON: {exc}", "mlperf_log_accuracy.json") from None
+    entries = read_entries(p)
     out: dict[int, np.ndarray] = {}
     for e in entries:
         idx = int(e["qsl_idx"])
