@@ -4,9 +4,10 @@
 The minilm-l6 stand-in of bert-99 (real MiniLM-L6 encoder, ONNX, 384 tokens) on
 onnxruntime CPU, batch 8, 2 intra-op threads, on the squad-smoke features:
 
-1. bare loop: ``session.run`` on one batch of 8 features (three int64 (8, 384)
-   inputs), same session options as the harness (``backends.ort.OrtBackend``),
-   for the window (features/s);
+1. bare loops (``bench/_bare_ort.py``, a process of their own, the harness's
+   session options; three int64 (8, 384) inputs) for the window (features/s):
+   ``same-samples`` (a new batch each run gathered from every feature in random
+   order, as LoadGen issues them) and ``hot`` (one batch again and again);
 2. the real harness CLI (``python -m fleetbench_harness run``, Offline,
    performance mode, ``--max-batchsize 8``), ``min_duration`` = the window and
    ``target_qps`` = the bare rate; LoadGen's "Samples per second" from
@@ -15,7 +16,8 @@ onnxruntime CPU, batch 8, 2 intra-op threads, on the squad-smoke features:
 Rounds: bare, LoadGen, bare, LoadGen, bare ...; each LoadGen figure is divided by
 the mean of the bare loops right before and after it; the median ratio over
 ``--rounds`` (>= 3) is reported, with the load average (the machine is shared).
-Target >= 0.97. One JSON line, then a table; ``--json FILE`` saves it.
+Target: ``ratio`` (against same-samples) >= 0.97; ``ratio_hot`` is shown beside it.
+One JSON line, then a table; ``--json FILE`` saves it.
 
 Usage: .venv/bin/python bench/overhead_language.py [--batch 8] [--threads 2] [--duration 10]
 [--rounds 3] [--cache-dir DIR]
@@ -29,12 +31,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "files" / "harness"
 sys.path.insert(0, str(HARNESS))
+sys.path.insert(0, str(REPO / "bench"))
+
+import _bare_ort
 
 MODEL, STAND_IN = "bert-99", "minilm-l6"
 
@@ -58,21 +62,14 @@ def _cli_json(*args: str) -> dict:
     return json.loads(_cli(*args).strip().splitlines()[-1])
 
 
-def bare_loop(model_file: str, feeds: dict, threads: int, duration: float) -> tuple[float, float]:
-    """(features/s, features per CPU-second) of ``session.run`` on one batch."""
-    from fleetbench_harness.backends.ort import OrtBackend
-
-    be = OrtBackend("cpu", "float32", threads)
-    be.load(model_file)
-    sess = be.session
-    n_batch = len(next(iter(feeds.values())))
-    for _ in range(2):
-        sess.run(None, feeds)
-    n, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while (t := time.perf_counter()) - t0 < duration:
-        sess.run(None, feeds)
-        n += 1
-    return n * n_batch / (t - t0), n * n_batch / (time.process_time() - c0)
+def bare_loops(model_file: str, inputs: dict[str, Path], threads: int, bs: int, duration: float) -> dict:
+    """Both bare orders (bench/_bare_ort.py): ``hot`` (one batch), ``same-samples`` (as LoadGen issues)."""
+    return {
+        order: _bare_ort.measure(
+            model_file, inputs, batch=bs, threads=threads, duration=duration, order=order
+        )
+        for order in ("same-samples", "hot")
+    }
 
 
 def loadgen_offline(model_path: str, dataset: str, cache: Path, threads: int, bs: int, duration: float,
@@ -126,30 +123,22 @@ def main() -> int:
     ds = _cli_json("prepare-dataset", "--model", MODEL, "--cache-dir", str(cache), "--source", "squad-smoke",
               "--model-path", art["path"], "--stand-in-model", STAND_IN)  # fmt: skip
     arrays, _, _, _ = squad.load_features(ds["path"], registry.model(MODEL), cache, art["path"])
-    rows = np.arange(args.batch) % len(arrays["input_ids"])
-    feeds = {k: np.ascontiguousarray(v[rows]) for k, v in arrays.items()}
+    # The features the harness's QSL loads (all of them: the smoke set is smaller than the
+    # performance_sample_count), one .npy per model input for the bare loops' own process.
+    inputs = {}
+    for name, block in arrays.items():
+        inputs[name] = tmp / f"{name}.npy"
+        np.save(inputs[name], np.ascontiguousarray(block))
     model_file = str(Path(art["path"]) / "model.onnx")
     load = os.getloadavg()
-    bares = [bare_loop(model_file, feeds, args.threads, args.duration)]
-    dur = max(args.duration, args.min_batches * args.batch / bares[0][0])
+    bares = [bare_loops(model_file, inputs, args.threads, args.batch, args.duration)]
+    dur = max(args.duration, args.min_batches * args.batch / bares[0]["hot"]["per_s"])
     rounds = []
     for k in range(args.rounds):
-        qps = bares[-1][0]
+        qps = bares[-1]["same-samples"]["per_s"]
         lg = loadgen_offline(art["path"], ds["path"], cache, args.threads, args.batch, dur, qps, tmp, k)
-        bares.append(bare_loop(model_file, feeds, args.threads, dur))
-        bare = (bares[-2][0] + bares[-1][0]) / 2
-        bare_cpu = (bares[-2][1] + bares[-1][1]) / 2
-        rounds.append(
-            {
-                "bare_features_per_s": round(bare, 3),
-                "loadgen_samples_per_s": lg["samples_per_s"],
-                "ratio": round(lg["samples_per_s"] / bare, 4),
-                "cpu_ratio": round(lg["samples_per_cpu_s"] / bare_cpu, 4),
-                "loadgen": lg,
-                "loadavg_1min": round(os.getloadavg()[0], 2),
-            }
-        )
-    mid = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+        bares.append(bare_loops(model_file, inputs, args.threads, args.batch, dur))
+        rounds.append(_bare_ort.round_row(lg, bares[-2], bares[-1]))
     row = {
         "model": f"{MODEL} ({STAND_IN} stand-in)",
         "backend": "onnxruntime",
@@ -157,26 +146,15 @@ def main() -> int:
         "batch": args.batch,
         "threads": args.threads,
         "window_s": round(dur, 2),
-        "bare_features_per_s": mid["bare_features_per_s"],
-        "loadgen_offline_samples_per_s": mid["loadgen_samples_per_s"],
-        "ratio": mid["ratio"],
-        "ratios": [r["ratio"] for r in rounds],
-        "cpu_ratio_median": sorted(r["cpu_ratio"] for r in rounds)[len(rounds) // 2],
-        "cpu_ratios": [r["cpu_ratio"] for r in rounds],
-        "bare_loops": [round(b[0], 3) for b in bares],
-        "target": 0.97,
+        "features": len(arrays["input_ids"]),
+        **_bare_ort.summary(rounds),
         "rounds": rounds,
         "loadavg_at_start": [round(x, 2) for x in load],
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(row), flush=True)
-    print(
-        f"\n{'model':28} {'bare feat/s':>11} {'LoadGen S/s':>12} {'ratio':>7} {'cpu ratio':>9}   "
-        f"(batch {args.batch}, {args.threads} threads, load avg at start {load[0]:.2f})"
-    )
-    print(
-        f"{row['model']:28} {row['bare_features_per_s']:11.2f} {row['loadgen_offline_samples_per_s']:12.2f} "
-        f"{row['ratio']:7.3f} {row['cpu_ratio_median']:9.3f}"
+    _bare_ort.print_table(
+        [row], f"batch {args.batch}, {args.threads} threads, load avg at start {load[0]:.2f}"
     )
     if args.json:
         args.json.write_text(json.dumps(row, indent=2) + "\n")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """LLM harness overhead: LoadGen Offline tokens/s / bare ``generate`` tokens/s, and Server TTFT.
 
-On the same prompts, batch size and threads, interleaved rounds, median of ``--rounds`` (>= 3):
+On the same prompts, batch size and threads, interleaved rounds, median of ``--rounds`` (>= 3);
+as many prompts as ``--window`` seconds of bare generation take (at least ``--prompts``):
 
 * Offline: the harness (real LoadGen, the core Offline scheduler, :class:`LLMWorkload`) versus
   a bare loop of ``engine.generate`` over the same batches; ratio = harness / bare tokens/s
@@ -12,7 +13,7 @@ On the same prompts, batch size and threads, interleaved rounds, median of ``--r
 Models: a tiny random Llama built from a config (tokenizer trained here) and SmolLM2-135M-Instruct
 (the ``smollm2-135m`` stand-in, built into ``--cache-dir`` once). Prompts: the open-orca smoke set.
 
-    .venv/bin/python bench/overhead_llm.py --rounds 3
+    .venv/bin/python bench/llm_overhead.py --rounds 3
 """
 
 from __future__ import annotations
@@ -142,9 +143,14 @@ def in_thread(fn, *args):
 def bench(name: str, folder: Path, args, work: Path) -> dict:
     engine = HFCausalLM("cpu", "float32", args.threads)
     engine.load(folder)
-    prompts = prompts_for(engine, args.prompts)
     params = GenerationParams(max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens)
-    engine.generate(prompts[: args.batch], GenerationParams(max_new_tokens=2))  # warm-up
+    probe = prompts_for(engine, args.batch)
+    engine.generate(probe, GenerationParams(max_new_tokens=2))  # warm-up
+    # Enough prompts for --window seconds of bare generation per measurement (a tiny model makes
+    # thousands of tokens/s: 8 prompts would be over before LoadGen's own start-up is amortised).
+    rate = in_thread(bare_offline, engine, probe, params, args.batch)
+    n = max(args.prompts, int(args.window * rate / args.max_new_tokens))
+    prompts = prompts_for(engine, -(-n // args.batch) * args.batch)
     ratios, hs, bs_, ttft_h, ttft_b = [], [], [], [], []
     for r in range(args.rounds):
         b = in_thread(bare_offline, engine, prompts, params, args.batch)
@@ -156,6 +162,9 @@ def bench(name: str, folder: Path, args, work: Path) -> dict:
         ttft_h.append(harness_ttft_ms(engine, prompts[:4], params, work / f"{name}-srv-{r}", args.server_qps))
     return {
         "model": name,
+        "prompts": len(prompts),
+        "batch": args.batch,
+        "max_new_tokens": args.max_new_tokens,
         "offline_tokens_per_s": {
             "harness": round(statistics.median(hs), 2),
             "bare": round(statistics.median(bs_), 2),
@@ -172,7 +181,8 @@ def bench(name: str, folder: Path, args, work: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--prompts", type=int, default=8, help="at least this many prompts per measurement")
+    ap.add_argument("--window", type=float, default=8.0, help="seconds of bare generation per measurement")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=16)
