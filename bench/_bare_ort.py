@@ -13,8 +13,9 @@ dataset) changes the figure. Two orders of work, both on batches of ``--batch`` 
   sample indices from the loaded set, with repeats): the work any SUT has to do for
   these samples, so ``LoadGen / same-samples`` is the harness's own overhead.
 
-Inputs: one ``name=file.npy`` per model input, each ``(n_samples, ...)``; the arrays are
-read into memory first (as the harness's QSL ``load_samples`` does).
+Inputs: one ``name=file.npy`` per model input, each ``(n_samples, ...)`` (for a model with one
+input any name will do); the arrays are read into memory first (as the harness's QSL
+``load_samples`` does).
 
 Prints one JSON line: ``{"order", "per_s" (rows/s), "per_cpu_s" (rows per CPU second
 of this process), "runs", "seconds"}``.
@@ -132,6 +133,8 @@ def main() -> int:
     be = OrtBackend("cpu", "float32", args.threads)
     be.load(args.model)
     sess = be.session
+    if set(arrays) != set(be.input_names) and len(arrays) == len(be.input_names) == 1:
+        arrays = {be.input_names[0]: next(iter(arrays.values()))}  # one input: its name does not matter
     out = [be.output_names[0]] if len(arrays) == 1 else None
     bs = args.batch
     hot = {k: np.ascontiguousarray(v[np.arange(bs) % n]) for k, v in arrays.items()}
