@@ -28,3 +28,17 @@ def read_entries(accuracy_log: str | Path) -> list[dict[str, Any]]:
         ) from None
     except json.JSONDecodeError as exc:
         raise InputError("accuracy_log", f"{p} is not JSON: {exc}", "mlperf_log_accuracy.json") from None
+
+
+def responses(accuracy_log: str | Path, keep: str = "first") -> dict[int, bytes]:
+    """``qsl_idx -> response bytes``; of a sample logged more than once, the ``keep="first"`` or ``"last"``.
+
+    Raises:
+        InputError(accuracy_log): missing, unreadable or not JSON (:func:`read_entries`).
+    """
+    out: dict[int, bytes] = {}
+    for e in read_entries(accuracy_log):
+        idx = int(e["qsl_idx"])
+        if keep == "last" or idx not in out:
+            out[idx] = bytes.fromhex(e["data"])
+    return out

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetbench_harness import accuracy_log as accuracy_log_reader
 from fleetbench_harness import registry
 from fleetbench_harness.errors import InputError
 
@@ -162,18 +163,13 @@ def read_log(accuracy_log: Path, n_features: int, max_seq_length: int) -> dict[i
     Raises:
         InputError(accuracy_log): unreadable, an index outside the features, or a wrong response size.
     """
-    try:
-        entries = json.loads(Path(accuracy_log).read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError("accuracy_log", f"{accuracy_log}: {exc}", ["mlperf_log_accuracy.json"]) from None
     out: dict[int, np.ndarray] = {}
-    for e in entries:
-        idx = int(e["qsl_idx"])
+    for idx, raw in accuracy_log_reader.responses(accuracy_log, keep="last").items():
         if not 0 <= idx < n_features:
             raise InputError(
                 "accuracy_log", f"{accuracy_log}: qsl_idx {idx} is not a feature", [f"0..{n_features - 1}"]
             )
-        arr = np.frombuffer(bytes.fromhex(e["data"]), dtype=np.float32)
+        arr = np.frombuffer(raw, dtype=np.float32)
         if arr.size % 2 or arr.size // 2 > max_seq_length:
             raise InputError(
                 "accuracy_log",

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fleetbench_harness import accuracy_log
 from fleetbench_harness.errors import InputError
 
 SMOOTH = 1e-6
@@ -46,20 +47,7 @@ def read_log(path: Path) -> dict[int, bytes]:
     Raises:
         InputError(accuracy_log): missing or malformed file.
     """
-    try:
-        entries = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            "accuracy_log", f"cannot read {path}: {exc.strerror}", "mlperf_log_accuracy.json"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError("accuracy_log", f"{path} is not JSON: {exc}", "mlperf_log_accuracy.json") from None
-    out: dict[int, bytes] = {}
-    for e in entries:
-        idx = int(e["qsl_idx"])
-        if idx not in out:
-            out[idx] = bytes.fromhex(e["data"])
-    return out
+    return accuracy_log.responses(path, keep="first")
 
 
 def score(accuracy_log: Path, cases: list[str], shapes: list[tuple[int, ...]], labels: Any) -> dict[str, Any]:
