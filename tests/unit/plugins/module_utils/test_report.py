@@ -2,16 +2,12 @@
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+import trees
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _compliance, _registry, _report
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_report
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import trees
 from fleetbench_testlib import Fail, run_module
 
 REG = _registry.load_registry()

@@ -3,10 +3,9 @@
 import hashlib
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
+import trees
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
     _checker,
     _registry,
@@ -14,10 +13,6 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
     _submission,
 )
 from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_submission
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import trees
 from fleetbench_testlib import Fail, run_module
 
 REG = _registry.load_registry()
