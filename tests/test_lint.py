@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+BIN = ANSIBLE_PLAYBOOK.parent
 
 
 def _tool(name: str) -> Path:
