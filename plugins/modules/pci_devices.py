@@ -1,5 +1,11 @@
 #!/usr/bin/python
-"""List a vendor's PCI display/accelerator devices from Linux sysfs (stdlib only)."""
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleetbench.mlperf.pci_devices: a vendor's PCI display/accelerator devices from Linux sysfs.
+
+The logic lives in ``plugins/module_utils/_pci_devices.py`` (:func:`find_devices`, stdlib only); this
+file holds the documentation and the argument spec.
+"""
 
 from __future__ import annotations
 
@@ -63,48 +69,19 @@ devices:
       type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pci_devices
 
-# PCI base classes: 0x03 display controller, 0x12 processing accelerator (PCI Code and ID Assignment spec).
-ACCELERATOR_CLASS_PREFIXES = ("0x03", "0x12")
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read().strip().lower()
-    except OSError:
-        return ""
+ARGUMENT_SPEC = {
+    "vendor": {"type": "str", "required": True},
+    "sysfs_root": {"type": "path", "default": "/sys/bus/pci/devices"},
+}
 
 
-def find_devices(vendor: str, sysfs_root: str) -> list[dict]:
-    """Return ``[{slot, class, device}]`` of ``vendor``'s display/accelerator devices under ``sysfs_root``."""
-    vendor = vendor.lower()
-    try:
-        slots = sorted(os.listdir(sysfs_root))
-    except OSError:
-        return []
-    found = []
-    for slot in slots:
-        base = os.path.join(sysfs_root, slot)
-        pci_class = _read(os.path.join(base, "class"))
-        if _read(os.path.join(base, "vendor")) == vendor and pci_class[:4] in ACCELERATOR_CLASS_PREFIXES:
-            found.append({"slot": slot, "class": pci_class, "device": _read(os.path.join(base, "device"))})
-    return found
-
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "vendor": {"type": "str", "required": True},
-            "sysfs_root": {"type": "path", "default": "/sys/bus/pci/devices"},
-        },
-        supports_check_mode=True,
-    )
-    devices = find_devices(module.params["vendor"], module.params["sysfs_root"])
-    module.exit_json(changed=False, devices=devices)
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    module.exit_json(changed=False, devices=_pci_devices.find_devices(p["vendor"], p["sysfs_root"]))
 
 
 if __name__ == "__main__":

@@ -146,6 +146,15 @@ def test_module_idempotent_and_check_mode(tmp_path):
     assert res["changed"] is False
 
 
+def test_module_rewrites_an_unreadable_report_json(tmp_path):
+    trees.make_project_tree(tmp_path, sut="sut-a", exec_mode="test")
+    out = tmp_path / "out"
+    run_module(mlperf_report, {"results_dir": str(tmp_path), "output_dir": str(out)})
+    (out / "report.json").write_text("[not, a report")
+    res = run_module(mlperf_report, {"results_dir": str(tmp_path), "output_dir": str(out)})
+    assert res["changed"] is True and json.loads((out / "report.json").read_text())["runs"]
+
+
 def test_module_bad_dir(tmp_path):
     with pytest.raises(Fail, match="results_dir"):
         run_module(mlperf_report, {"results_dir": str(tmp_path / "nope")})
@@ -280,3 +289,21 @@ def test_compliance_run_older_than_its_performance_run_is_old(tmp_path):
     assert "old" not in by(runs, mode="performance")
     row = next(r for r in _report.table_rows(runs) if r["mode"] == "TEST01")
     assert row["validity"].startswith("old, FAIL")
+
+
+def test_summary_counts_performance_runs_only():
+    runs = [
+        {"mode": "performance", "validity": "VALID", "submittable": {"ok": True}},
+        {"mode": "performance", "validity": "INVALID", "submittable": {"ok": False}},
+        {"mode": "performance", "validity": "VALID", "submittable": None},
+        {"mode": "accuracy", "validity": "VALID", "submittable": {"ok": True}},
+    ]
+    assert _report.summary(runs) == {"runs": 4, "valid": 2, "submittable": 1}
+
+
+def test_comparable_ignores_the_time_and_plots_but_not_the_runs(tmp_path):
+    trees.make_project_tree(tmp_path, sut="sut-a", exec_mode="test")
+    report = _report.build_report(tmp_path, tmp_path / "out", registry=REG, write=False)
+    same = dict(report, generated="2001-01-01T00:00:00+00:00", plots={"Throughput": "plot.png"})
+    assert _report.comparable(same) == _report.comparable(report)
+    assert _report.comparable(dict(report, runs=report["runs"][:1])) != _report.comparable(report)

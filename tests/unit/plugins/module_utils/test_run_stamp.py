@@ -105,6 +105,17 @@ def test_stamp_round_trip_is_atomic_and_schema_checked(tmp_path):
     assert _run_stamp.read_stamp(path) is None
 
 
+def test_compare_digests_without_and_with_expected(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_text("a")
+    first = _run_stamp.compare_digests([str(model)])
+    assert first["mismatched"] == [] and first["unchanged"] is False and first["changed"] is False
+    assert _run_stamp.compare_digests([str(model)], expected=first["digests"])["unchanged"] is True
+    model.write_text("ab")
+    after = _run_stamp.compare_digests([str(model)], expected=first["digests"])
+    assert after["unchanged"] is False and after["mismatched"] == [f"tree:{model}"]
+
+
 def test_path_digests_module_reports_and_compares(tmp_path):
     root = _tree(tmp_path / "results")
     site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"

@@ -367,3 +367,25 @@ def test_module_on_a_tree_of_test_runs_says_nothing_was_checked(tmp_path, monkey
         res["systems"] == [] and "no results found in the tree: nothing to submit or check" in res["problems"]
     )
     assert any("holds no results" in w for w in warnings)
+
+
+def test_inputs_hash_follows_the_results_and_options_not_the_submission_tree(tmp_path):
+    results = tmp_path / "results"
+    trees.make_project_tree(results, sut="sut-a")
+    params = dict.fromkeys(_submission.HASHED_OPTIONS)
+    sub = results / "submission"
+    first = _submission.inputs_hash(params, results, sub)
+    sub.mkdir()
+    (sub / "closed.txt").write_text("the tree being built")
+    (results / "notes").mkdir()
+    (results / "notes" / "n.txt").write_text("not a *_results folder")
+    (results / "report.md").write_text("top-level files are not results")
+    assert _submission.inputs_hash(params, results, sub) == first
+    assert _submission.inputs_hash(dict(params, submitter="Other"), results, sub) != first
+    summary = next((results / "test_results").rglob("mlperf_log_summary.txt"))
+    summary.write_text(summary.read_text() + "\n")
+    assert _submission.inputs_hash(params, results, sub) != first
+
+
+def test_record_lies_beside_the_submission_tree():
+    assert _submission.record_path("/data/r/submission") == "/data/r/.submission.fleetbench.json"
