@@ -24,6 +24,8 @@ description:
     O(checksum), writes each member below O(dest) whose content differs (files not in the archive are
     kept) and records the archive's sha256 and member names in C(<dest>/.fleetbench-pack.json)."
   - Used by the C(fleetbench.mlperf.results) role's C(fetch) entry point.
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   state:
     description: V(packed) builds the archive, V(unpacked) extracts it.
@@ -43,8 +45,8 @@ options:
     type: path
   extra_files:
     description:
-      - V(packed) only - C({archive name: path}) added when the file exists (replacing a tree file of
-        that name).
+      - "V(packed) only - C({archive name: path}) added when the file exists (replacing a tree file of
+        that name)."
     type: dict
     default: {}
   known_checksum:
@@ -60,15 +62,13 @@ options:
       - In check mode a note instead (RV(ignore:changed) true), since the benchmark would fill the tree.
     type: bool
     default: true
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
 attributes:
   check_mode:
     support: full
     description: Computes the checksum (packed) or the files that would be written (unpacked); writes nothing.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -25,11 +25,14 @@ description:
     C(fleetbench.mlperf.mlperf_hosts) callback) are listed with their reasons.
   - Idempotent - when the runs, failed hosts, checker and submission records equal those of the
     existing C(report.json), nothing is written and RV(ignore:changed) is false.
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
+  - fleetbench.mlperf.results_tree
 options:
   results_dir:
-    description: Results tree to scan.
-    type: path
-    required: true
+    description:
+      - The results tree to scan, in this project's layout (the playbooks' C(output_dir)), a CM/MLC tree
+        or a submission tree.
   output_dir:
     description: Where to write the report files; defaults to O(results_dir).
     type: path
@@ -53,9 +56,6 @@ options:
   title:
     description: Report title; defaults to the name of O(results_dir).
     type: str
-  registry_path:
-    description: Registry file; defaults to the collection's C(registry.yml).
-    type: path
   round:
     description:
       - Checker round whose rules score the runs (metric per scenario and benchmark, accuracy targets,
@@ -64,15 +64,13 @@ options:
         else C(rounds.default), the latest round the checker knows. The report names the round and
         where it came from.
     type: str
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
 attributes:
   check_mode:
     support: full
     description: Computes the report without writing anything.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -33,11 +33,10 @@ description:
   - Division, category and status are never defaulted; a bad value fails before anything is copied,
     naming the field and the allowed values.
   - Idempotent - the tree is rebuilt only when an input (request or any source file's size/mtime) changed.
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
+  - fleetbench.mlperf.results_tree
 options:
-  results_dir:
-    description: Controller results tree (C(<execution_mode>_results/<sut>/...)).
-    type: path
-    required: true
   submission_dir:
     description: Submission root; defaults to C(<results_dir>/submission). Replaced on rebuild.
     type: path
@@ -86,18 +85,13 @@ options:
     description: Fail when the structure checks or the official checker report problems.
     type: bool
     default: false
-  registry_path:
-    description: Registry file; defaults to the collection's C(registry.yml).
-    type: path
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
 attributes:
   check_mode:
     support: full
     description: Validates the request and reports the runs that would be copied; writes nothing.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""

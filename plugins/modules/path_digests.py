@@ -23,17 +23,10 @@ description:
     is unchanged since its last complete run.
   - Reads only; never changes the host. Stdlib only.
 author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
+  - fleetbench.mlperf.path_digests
 options:
-  paths:
-    description: Files or directories (or glob patterns) to digest; keys C(tree:<entry>).
-    type: list
-    elements: str
-    default: []
-  names_only:
-    description: Directories (or glob patterns) whose entry names alone are digested; keys C(names:<entry>).
-    type: list
-    elements: str
-    default: []
   expected:
     description: Digests from an earlier run (same keys); RV(mismatched) lists those that differ.
     type: dict

@@ -21,6 +21,8 @@ description:
   - Reads only; never changes the host.
 version_added: "0.1.0"
 author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   vendor:
     description:

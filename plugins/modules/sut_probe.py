@@ -24,7 +24,9 @@ description:
   - Also reports whether O(work_dir) exists and the sha1 and mode of C(<work_dir>/system_desc_draft.json),
     so the C(sut_facts) role rewrites the draft only when it differs.
   - Used by the C(fleetbench.mlperf.sut_facts) role. Reads only; never changes the host.
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   work_dir:
     description:
@@ -43,8 +45,6 @@ attributes:
     description: The module only reads, so it runs unchanged in check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""
