@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A vendor's PCI display and accelerator devices from Linux sysfs (stdlib only; runs on the target).
 
-Used by the ``fleetbench.mlperf.pci_devices`` module (roles ``nvidia_driver`` and ``rocm``) to tell
-whether a host has their accelerator before anything is installed.
+Used by the ``fleetbench.mlperf.pci_devices`` module (``roles/_common/tasks/gpu_present.yml``, for the
+roles ``nvidia_driver`` and ``rocm``) to tell whether a host has their accelerator before anything is
+installed.
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller-side registry loader and the facts the run module receives.
 
 Runs on the controller only (PyYAML allowed). Every fact about models, datasets, variation values

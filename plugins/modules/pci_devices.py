@@ -16,8 +16,9 @@ short_description: List the PCI display and accelerator devices of one vendor
 description:
   - Reads C(/sys/bus/pci/devices/*/{vendor,class,device}) (Linux sysfs) and returns the devices of
     I(vendor) whose PCI class is 0x03 (display controller) or 0x12 (processing accelerator).
-  - Used by the C(nvidia_driver) and C(rocm) roles to decide whether a host has their accelerator
-    before anything is installed. A host without sysfs returns an empty list.
+  - Used by the C(nvidia_driver) and C(rocm) roles (the internal role C(_common), C(gpu_present.yml)) to
+    decide whether a host has their accelerator before anything is installed. A host without sysfs returns
+    an empty list.
   - Reads only; never changes the host.
 version_added: "0.1.0"
 author: fleetbench.mlperf developers
