@@ -18,7 +18,11 @@ options:
     required: true
   registry_path:
     description:
-      - The registry file (models, rounds, submission layouts); defaults to the collection's
-        C(files/harness/fleetbench_harness/registry.yml), or C($FLEETBENCH_REGISTRY) when set.
+      - The registry file (models, rounds, submission layouts), normally the collection's
+        C(files/harness/fleetbench_harness/registry.yml); the C(results) role passes it
+        (C(results_registry_path)).
+      - Without it, C($FLEETBENCH_REGISTRY) in the module's environment, else the collection's copy
+        beside the module's code, which exists only when the code runs from the collection itself (unit
+        tests, the Python API), not from the payload Ansible sends; the module then fails saying so.
     type: path
 """

@@ -197,9 +197,9 @@ def run(module):
         raise ModuleFailure(f"results_dir: {p['results_dir']} is not a directory")
     output_dir = p["output_dir"] or p["results_dir"]
     try:
-        registry = _registry.load_registry(p["registry_path"])
-    except (OSError, ValueError) as exc:
-        raise ModuleFailure(f"registry_path: {exc}") from exc
+        registry = _registry.load_registry_option(p["registry_path"])
+    except ValueError as exc:
+        raise ModuleFailure(str(exc), field="registry_path") from exc
     if p["round"]:
         try:
             _rounds.round_facts(registry, p["round"])

@@ -790,9 +790,9 @@ def run(module):
     if not os.path.isdir(p["results_dir"]):
         raise ModuleFailure(f"results_dir: {p['results_dir']} is not a directory")
     try:
-        registry = _registry.load_registry(p["registry_path"])
-    except (OSError, ValueError) as exc:
-        raise ModuleFailure(f"registry_path: {exc}") from exc
+        registry = _registry.load_registry_option(p["registry_path"])
+    except ValueError as exc:
+        raise ModuleFailure(str(exc), field="registry_path") from exc
     round_ = p["submission_round"] or str((registry.get("submission") or {}).get("round"))
     try:
         validate_request(registry, p["division"], p["submitter"], p["category"], p["status"], round_)
