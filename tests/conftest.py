@@ -1,5 +1,6 @@
 """Shared pytest setup: make the collection importable as ansible_collections.fleetbench.mlperf, and
-tests/fleetbench_testlib.py importable from every test file."""
+tests/fleetbench_testlib.py and the result-tree builders tests/fixtures/trees.py importable from every
+test file."""
 
 import contextlib
 import sys
@@ -17,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from fleetbench_testlib import COLLECTIONS, REPO, SHARED  # noqa: F401
+from fleetbench_testlib import COLLECTIONS, FIXTURES, REPO, SHARED  # noqa: F401
 
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+for folder in (COLLECTIONS, FIXTURES):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))

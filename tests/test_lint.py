@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+BIN = ANSIBLE_PLAYBOOK.parent
 
 
 def _tool(name: str) -> Path:
@@ -67,7 +66,9 @@ def test_galaxy_collection_build(tmp_path):
         "roles/python_env/meta/argument_specs.yml",
         "files/harness/fleetbench_harness/registry.yml",
         "plugins/modules/mlperf_run.py",
+        "plugins/doc_fragments/attributes.py",
     ):
         assert needed in names, f"{needed} missing from {tarball.name}"
-    # build_ignore keeps the checkout's local state out of the artifact
-    assert not any(n.startswith((".venv/", "tests/", "collections/")) for n in names)
+    # build_ignore keeps the checkout's local state, the tests (the harness's too) and the dev settings out
+    assert not any(n.startswith((".venv/", "tests/", "collections/", "files/harness/tests/")) for n in names)
+    assert not names & {"pytest.ini", "ruff.toml", "requirements-dev.txt", "tools", ".ansible-lint"}

@@ -8,6 +8,8 @@ The archive of a tree is a function of the files' relative paths and contents on
 members sorted by name, regular files only (hidden files and directories skipped, as
 ``find hidden=false`` did), mtime 0, uid/gid 0, no owner names, mode 0644, so an unchanged
 tree always gives the same sha256 and collect can skip the transfer.
+
+:func:`run` is the ``fleetbench.mlperf.mlperf_pack`` module (both states).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import tarfile
 import tempfile
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._module import ModuleFailure
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._user_conf import read_json_dict
 
 MARKER = ".fleetbench-pack.json"
@@ -233,3 +236,42 @@ def intact_checksum(dest):
     if copy_problem(dest) is not None:
         return ""
     return (read_marker(dest) or {}).get("checksum") or ""
+
+
+def run(module):
+    """The ``mlperf_pack`` module: ``module.params`` (its argument spec) -> the ``exit_json`` dict.
+
+    ``state=packed``: :func:`pack` of ``path`` (+ ``extra_files``, ``~`` expanded); an empty tree
+    fails with ``require_files`` (a note in check mode: the benchmark would fill it).
+    ``state=unpacked``: :func:`unpack` of the archive ``path`` into ``dest``. A :class:`PackError`
+    or ``OSError`` becomes a :class:`ModuleFailure`.
+    """
+    p = module.params
+    try:
+        if p["state"] == "unpacked":
+            if not os.path.isfile(p["path"]):
+                raise ModuleFailure(f"mlperf_pack: no archive at {p['path']}")
+            return unpack(p["path"], p["dest"], checksum=p["checksum"], check_mode=module.check_mode)
+        if p["require_files"] and not list_tree(p["path"]):
+            if module.check_mode:
+                # --check on a SUT not benchmarked yet: the runs that would fill the tree did not happen.
+                return {
+                    "changed": True,
+                    "checksum": None,
+                    "files": 0,
+                    "archive": None,
+                    "msg": f"check mode: no results under {p['path']} yet; the benchmark would write them",
+                }
+            raise ModuleFailure(
+                f"results: no files under {p['path']} (benchmark not run, or another execution_mode?)"
+            )
+        extra = {str(k): os.path.expanduser(str(v)) for k, v in (p["extra_files"] or {}).items()}
+        return pack(
+            p["path"],
+            dest=p["dest"],
+            extra=extra,
+            known_checksum=p["known_checksum"],
+            check_mode=module.check_mode,
+        )
+    except (PackError, OSError) as exc:
+        raise ModuleFailure(f"mlperf_pack: {exc}") from exc

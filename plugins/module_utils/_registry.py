@@ -1,3 +1,5 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller-side registry loader and the facts the run module receives.
 
 Runs on the controller only (PyYAML allowed). Every fact about models, datasets, variation values
@@ -69,6 +71,26 @@ def load_registry(path: str | os.PathLike | None = None) -> dict:
             raise ValueError(f"{p}: not a fleetbench registry (needs 'models' and 'variations')")
         _CACHE[key] = data
     return _CACHE[key]
+
+
+def load_registry_option(path: str | None) -> dict:
+    """:func:`load_registry` for a module's ``registry_path`` option (``None``: the default).
+
+    Raises ValueError naming the option. Ansible runs a module from a payload zip that holds its
+    module_utils but not the collection's files, so without ``registry_path`` and
+    ``$FLEETBENCH_REGISTRY`` the default exists only when the code runs from the collection itself
+    (tests, the Python API); the message then says what to pass.
+    """
+    try:
+        return load_registry(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        hint = ""
+        if not path and not os.environ.get(REGISTRY_ENV):
+            hint = (
+                "; no registry_path given and the collection's registry.yml is not beside the module's code"
+                " (Ansible runs modules from a payload zip): pass registry_path or set FLEETBENCH_REGISTRY"
+            )
+        raise ValueError(f"registry_path: {exc}{hint}") from exc
 
 
 def _reg(registry: dict | None) -> dict:

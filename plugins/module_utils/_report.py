@@ -5,7 +5,9 @@
 Controller only (Jinja2 and matplotlib). The work is split by job: ``_results_tree`` finds and scores
 the runs (see its docstring for the trees understood and the run record), ``_report_render`` writes
 the tables, report.md and report.html, ``_report_plots`` the PNG plots. This module puts them together
-(:func:`build_report`) and re-exports the names callers used before the split.
+(:func:`build_report`), holds the ``fleetbench.mlperf.mlperf_report`` module's logic (:func:`run`:
+registry and round checks, idempotence against the ``report.json`` on disk) and re-exports the names
+callers used before the split.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _rounds
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._module import ModuleFailure
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._report_plots import (
     PLOT_LATENCY,
     PLOT_THROUGHPUT,
@@ -64,6 +68,9 @@ __all__ = [
 ]
 
 REPORT_FILES = ("report.md", "report.json", "report.html")
+# The report.json keys that decide whether a report on disk is the one a new run would write
+# ("generated" and the plot list change without the results changing).
+COMPARED_KEYS = ("runs", "failed_hosts", "checker", "submission", "systems")
 
 
 def build_report(
@@ -151,3 +158,90 @@ def _atomic_write(path, text):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def comparable(payload):
+    """The :data:`COMPARED_KEYS` of a report dict (or a loaded report.json), JSON round-tripped."""
+    return json.loads(json.dumps({k: payload.get(k) for k in COMPARED_KEYS}, default=str))
+
+
+def _stored_report(output_dir):
+    """:func:`comparable` of ``<output_dir>/report.json``; None when absent, unreadable or not JSON."""
+    try:
+        with open(os.path.join(output_dir, "report.json"), encoding="utf-8") as handle:
+            return comparable(json.load(handle))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def summary(runs):
+    """``{runs, valid, submittable}``: counts of all runs and of VALID / submittable performance runs."""
+    perf = [r for r in runs if r["mode"] == "performance"]
+    return {
+        "runs": len(runs),
+        "valid": sum(r["validity"] == "VALID" for r in perf),
+        "submittable": sum(bool((r.get("submittable") or {}).get("ok")) for r in perf),
+    }
+
+
+def run(module):
+    """The ``mlperf_report`` module: ``module.params`` (its argument spec) -> the ``exit_json`` dict.
+
+    The report is built once without writing and compared (:func:`comparable`) with the
+    ``report.json`` on disk; it is written only when that differs or a report file is missing, and
+    never in check mode. Raises :class:`ModuleFailure` on a bad ``results_dir``, ``registry_path`` or
+    ``round``, or when the plotting library is missing.
+    """
+    p = module.params
+    if not os.path.isdir(p["results_dir"]):
+        raise ModuleFailure(f"results_dir: {p['results_dir']} is not a directory")
+    output_dir = p["output_dir"] or p["results_dir"]
+    try:
+        registry = _registry.load_registry_option(p["registry_path"])
+    except ValueError as exc:
+        raise ModuleFailure(str(exc), field="registry_path") from exc
+    if p["round"]:
+        try:
+            _rounds.round_facts(registry, p["round"])
+        except _rounds.RoundError as exc:
+            raise ModuleFailure(str(exc), field="round", allowed=exc.allowed) from exc
+
+    def build(write):
+        return build_report(
+            p["results_dir"],
+            output_dir,
+            registry=registry,
+            hosts_file=p["hosts_file"] or os.path.join(output_dir, "hosts.json"),
+            checker=p["checker"],
+            submission=p["submission"],
+            title=p["title"],
+            fetch_errors=p["fetch_errors"],
+            write=write,
+            round_=p["round"],
+        )
+
+    report = build(write=False)
+    present = all(os.path.isfile(os.path.join(output_dir, name)) for name in REPORT_FILES)
+    changed = not (present and _stored_report(output_dir) == comparable(report))
+    if changed and not module.check_mode:
+        try:
+            report = build(write=True)
+        except ImportError as exc:  # matplotlib: a controller requirement that ansible-core does not bring
+            msg = f"mlperf_report needs the controller requirements (matplotlib): {exc}"
+            raise ModuleFailure(msg) from exc
+    if not report["runs"]:
+        # Never an empty table without a word: usually results_dir points one level too deep or high.
+        module.warn(
+            f"no MLPerf runs found under {p['results_dir']}: expected <execution_mode>_results/<system>/"
+            "<model>/<scenario>/... (this project, CM/MLC) or a submission tree "
+            "(<division>/<submitter>/results)"
+        )
+    runs = json.loads(json.dumps(report["runs"], default=str))
+    return {
+        "changed": changed,
+        "files": report.get("files") or {name: os.path.join(output_dir, name) for name in REPORT_FILES},
+        "runs": runs,
+        "systems": report["systems"],
+        "failed_hosts": report["failed_hosts"],
+        "summary": summary(runs),
+    }

@@ -136,6 +136,22 @@ def mismatched(expected, actual):
     return sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
 
 
+def compare_digests(paths=(), names_only=(), expected=None):
+    """The ``path_digests`` module's result: ``{digests, mismatched, unchanged, changed: False}``.
+
+    ``mismatched`` lists the keys that differ from ``expected`` (empty without it); ``unchanged`` is
+    true only when ``expected`` was given and nothing differs.
+    """
+    found = digests(paths, names_only)
+    diff = mismatched(expected, found) if expected is not None else []
+    return {
+        "changed": False,
+        "digests": found,
+        "mismatched": diff,
+        "unchanged": expected is not None and not diff,
+    }
+
+
 def content_digest(root, subdirs):
     """sha256 over the relative names and contents of every file below ``root/<subdir>``.
 

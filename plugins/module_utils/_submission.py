@@ -5,7 +5,9 @@
 The layout per round, the system-description fields, the measurements fields and the
 accuracy-log truncation rule come from the registry's ``submission`` block (sources named
 there: mlcommons/inference tools/submission/submission_checker.py and
-truncate_accuracy_log.py). Nothing here reads YAML itself; callers pass the registry dict.
+truncate_accuracy_log.py). The builder and the checks read no YAML; callers pass the registry dict.
+:func:`run` is the ``fleetbench.mlperf.mlperf_submission`` module (it loads the registry, caches the
+build by an inputs hash and runs the official checker, ``_checker``).
 
 Tree (``{...}`` from ``submission.layouts`` of the round)::
 
@@ -26,12 +28,15 @@ import shutil
 
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
     _accuracy,
+    _checker,
     _compliance,
     _mlperf_logs,
+    _registry,
     _results_tree,
     _rounds,
     _user_conf,
 )
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._module import ModuleFailure
 
 LOADGEN_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json")
 PERF_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
@@ -713,3 +718,153 @@ def _measurements_file(mdir, layout, fmt):
         if name.startswith(fmt["system"]) and name.endswith(".json"):
             return name
     return None
+
+
+# --- the mlperf_submission module -------------------------------------------------------------------
+# Kept beside (not inside) the submission tree so the checker sees no extra files.
+RECORD_SUFFIX = ".fleetbench.json"
+# The module options that change the tree or the checker's verdict (the inputs hash).
+HASHED_OPTIONS = (
+    "submitter",
+    "division",
+    "category",
+    "status",
+    "submission_round",
+    "execution_modes",
+    "system_desc_overrides",
+    "mlperf_inference_src",
+    "checker_args",
+)
+
+
+def inputs_hash(params, results_dir, submission_dir):
+    """sha256 hex of the :data:`HASHED_OPTIONS` of ``params`` and of every file's relative path,
+    size and mtime (ns) in the ``*_results`` folders of ``results_dir`` (``submission_dir`` below it
+    left out)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({k: params[k] for k in HASHED_OPTIONS}, sort_keys=True, default=str).encode())
+    sub_abs = os.path.abspath(submission_dir)
+    for dirpath, dirnames, filenames in os.walk(results_dir):
+        rel = os.path.relpath(dirpath, results_dir)
+        top = rel.split(os.sep)[0]
+        if os.path.abspath(dirpath).startswith(sub_abs) or (rel != "." and not top.endswith("_results")):
+            dirnames[:] = []
+            continue
+        dirnames.sort()
+        if rel == ".":
+            continue
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            st = os.stat(path)
+            digest.update(f"{os.path.relpath(path, results_dir)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def record_path(submission_dir):
+    """The build record ``.<name>.fleetbench.json`` beside ``submission_dir``."""
+    sub_abs = os.path.abspath(submission_dir)
+    return os.path.join(os.path.dirname(sub_abs), "." + os.path.basename(sub_abs) + RECORD_SUFFIX)
+
+
+def _stored_result(sub_dir, record, inputs):
+    """The result stored in ``record`` when ``sub_dir`` exists and the record has ``inputs``; else None."""
+    if not (os.path.isdir(sub_dir) and os.path.isfile(record)):
+        return None
+    try:
+        with open(record, encoding="utf-8") as handle:
+            stored = json.load(handle)
+    except ValueError:
+        return None
+    return stored.get("result") if isinstance(stored, dict) and stored.get("inputs") == inputs else None
+
+
+def run(module):
+    """The ``mlperf_submission`` module: ``module.params`` (its argument spec) -> the ``exit_json`` dict.
+
+    Validates the request against the registry (never defaulted), returns the stored result with
+    ``changed=False`` when :func:`inputs_hash` equals the record's, lists the runs it would copy in
+    check mode, else builds the tree (:func:`build_submission`), runs the official checker when
+    ``mlperf_inference_src`` is set and writes the record. Raises :class:`ModuleFailure`.
+    """
+    p = module.params
+    if not os.path.isdir(p["results_dir"]):
+        raise ModuleFailure(f"results_dir: {p['results_dir']} is not a directory")
+    try:
+        registry = _registry.load_registry_option(p["registry_path"])
+    except ValueError as exc:
+        raise ModuleFailure(str(exc), field="registry_path") from exc
+    round_ = p["submission_round"] or str((registry.get("submission") or {}).get("round"))
+    try:
+        validate_request(registry, p["division"], p["submitter"], p["category"], p["status"], round_)
+    except SubmissionError as exc:
+        raise ModuleFailure(str(exc), field=exc.field, allowed=exc.allowed) from exc
+    allowed_modes = list(registry["variations"]["execution_mode"]["values"])
+    bad_modes = [m for m in p["execution_modes"] if m not in allowed_modes]
+    if bad_modes:
+        raise ModuleFailure(
+            f"execution_modes: {bad_modes} not allowed; allowed: {', '.join(allowed_modes)}",
+            field="execution_modes",
+            allowed=allowed_modes,
+        )
+    sub_dir = p["submission_dir"] or os.path.join(p["results_dir"], "submission")
+    inputs = inputs_hash(p, p["results_dir"], sub_dir)
+    record = record_path(sub_dir)
+    stored = _stored_result(sub_dir, record, inputs)
+    if stored is not None:
+        return dict(stored, changed=False)
+    if module.check_mode:
+        runs = [
+            r
+            for r in _results_tree.discover_runs(p["results_dir"], registry)
+            if r["execution_mode"] in p["execution_modes"] and r["tree"] == "results"
+        ]
+        return {
+            "changed": True,
+            "path": sub_dir,
+            "round": round_,
+            "layout": layout_for(registry, round_)["name"],
+            "systems": sorted({r["system"] for r in runs}),
+            "benchmarks": [],
+            "filled_na": {},
+            "system_desc": {},
+            "calibration": None,
+            "problems": [],
+            "skipped": [],
+            "checker": _checker.not_run("check mode"),
+            "msg": f"would copy {len(runs)} run(s)",
+        }
+    result = build_submission(
+        p["results_dir"],
+        sub_dir,
+        registry,
+        division=p["division"],
+        submitter=p["submitter"],
+        category=p["category"],
+        status=p["status"],
+        round_=round_,
+        system_desc_overrides=p["system_desc_overrides"],
+        execution_modes=tuple(p["execution_modes"]),
+    )
+
+    def run_command(argv, cwd=None):
+        return module.run_command(argv, cwd=cwd)
+
+    result["checker"] = _checker.run_checker(
+        p["mlperf_inference_src"],
+        sub_dir,
+        round_,
+        p["submitter"],
+        run_command=run_command,
+        extra_args=tuple(p["checker_args"]),
+    )
+    if not result["systems"]:
+        # Only test/fast runs (or none): the tree holds nothing to submit, whatever the checker's exit status.
+        module.warn(
+            f"the submission tree holds no results: no run of execution_modes {p['execution_modes']} "
+            f"under {p['results_dir']} (test and fast runs are never submitted)"
+        )
+    with open(record, "w", encoding="utf-8") as handle:
+        json.dump({"inputs": inputs, "result": result}, handle, indent=2, sort_keys=True, default=str)
+    if p["fail_on_problems"] and (result["problems"] or result["checker"].get("verdict") == "FAIL"):
+        raise ModuleFailure("submission tree has problems: " + "; ".join(result["problems"][:20]), **result)
+    return dict(result, changed=True)

@@ -7,7 +7,8 @@ Used by the ``fleetbench.mlperf.sut_probe`` module (role ``sut_facts``). Externa
 ``run(argv, timeout) -> str | None`` so that the module can use ``module.run_command`` and tests
 can feed stand-in outputs: it returns the command's stdout, ``None`` when the tool is not
 installed (not an error), and raises :class:`CommandFailed` when the tool ran and failed (non-zero
-exit, timeout); the probe records that failure in ``errors`` and goes on.
+exit, timeout); the probe records that failure in ``errors`` and goes on. :func:`run` is the
+module: :func:`probe` with :func:`module_runner`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ NVIDIA_SMI_ARGV = [
 ]
 ROCM_SMI_ARGV = ["rocm-smi", "--showproductname", "--showmeminfo", "vram", "--showdriverversion", "--json"]
 LSCPU_ARGV = ["lscpu", "-J"]
+# coreutils `timeout` exits 124 when the command timed out (137 when it had to be killed).
+TIMED_OUT_RCS = (124, 137)
 
 
 class CommandFailed(Exception):
@@ -293,3 +296,36 @@ def probe(work_dir, timeout_s, run=run_subprocess):
     }
     result["errors"] = errors
     return result
+
+
+def module_runner(module):
+    """A ``run(argv, timeout) -> str | None`` for :func:`probe` built on ``module.run_command``.
+
+    ``run_command`` has no timeout, so the argv is wrapped with coreutils ``timeout`` when the target
+    has it (otherwise the command runs without a limit).
+    """
+    timeout_bin = module.get_bin_path("timeout")
+
+    def run_command(argv, timeout):
+        exe = module.get_bin_path(argv[0])
+        if exe is None:
+            return None
+        cmd = [exe, *argv[1:]]
+        limited = bool(timeout_bin and timeout and timeout > 0)
+        if limited:
+            cmd = [timeout_bin, "--kill-after=5", str(int(timeout)), *cmd]
+        rc, out, err = module.run_command(cmd, expand_user_and_vars=False, errors="surrogate_or_replace")
+        if limited and rc in TIMED_OUT_RCS:
+            raise CommandFailed(f"timed out after {int(timeout)}s")
+        if rc != 0:
+            raise CommandFailed(f"exit {rc}: {(err or '').strip()[-200:]}")
+        return out
+
+    return run_command
+
+
+def run(module):
+    """The ``sut_probe`` module: ``module.params`` (``work_dir``, ``timeout`` in s) -> the ``exit_json``
+    dict (:func:`probe`'s, ``changed=False``: it only reads)."""
+    p = module.params
+    return dict(probe(p["work_dir"], p["timeout"], run=module_runner(module)), changed=False)

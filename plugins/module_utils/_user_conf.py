@@ -1,3 +1,5 @@
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """LoadGen ``user.conf`` writer, input hash and atomic run-directory commit.
 
 Stdlib only: runs on the SUT inside the ``mlperf_run`` module.

@@ -1,7 +1,11 @@
 #!/usr/bin/python
 # Copyright: fleetbench.mlperf contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Ansible module: pack a SUT's results tree into one deterministic tar, or unpack it on the controller."""
+"""fleetbench.mlperf.mlperf_pack: pack a SUT's results tree into one deterministic tar, or unpack it.
+
+The logic lives in ``plugins/module_utils/_pack.py`` (:func:`run`); this file holds the
+documentation and the argument spec.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ description:
     O(checksum), writes each member below O(dest) whose content differs (files not in the archive are
     kept) and records the archive's sha256 and member names in C(<dest>/.fleetbench-pack.json)."
   - Used by the C(fleetbench.mlperf.results) role's C(fetch) entry point.
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   state:
     description: V(packed) builds the archive, V(unpacked) extracts it.
@@ -39,8 +45,8 @@ options:
     type: path
   extra_files:
     description:
-      - V(packed) only - C({archive name: path}) added when the file exists (replacing a tree file of
-        that name).
+      - "V(packed) only - C({archive name: path}) added when the file exists (replacing a tree file of
+        that name)."
     type: dict
     default: {}
   known_checksum:
@@ -56,15 +62,13 @@ options:
       - In check mode a note instead (RV(ignore:changed) true), since the benchmark would fill the tree.
     type: bool
     default: true
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
 attributes:
   check_mode:
     support: full
     description: Computes the checksum (packed) or the files that would be written (unpacked); writes nothing.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -109,56 +113,28 @@ written:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._module import ModuleFailure
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["packed", "unpacked"], "default": "packed"},
+    "path": {"type": "path", "required": True},
+    "dest": {"type": "path"},
+    "extra_files": {"type": "dict", "default": {}},
+    "known_checksum": {"type": "str", "default": ""},
+    "checksum": {"type": "str"},
+    "require_files": {"type": "bool", "default": True},
+}
+REQUIRED_IF = [("state", "unpacked", ["dest"])]
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "state": {"type": "str", "choices": ["packed", "unpacked"], "default": "packed"},
-            "path": {"type": "path", "required": True},
-            "dest": {"type": "path"},
-            "extra_files": {"type": "dict", "default": {}},
-            "known_checksum": {"type": "str", "default": ""},
-            "checksum": {"type": "str"},
-            "require_files": {"type": "bool", "default": True},
-        },
-        required_if=[("state", "unpacked", ["dest"])],
-        supports_check_mode=True,
-    )
-    p = module.params
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
     try:
-        if p["state"] == "packed":
-            extra = {str(k): os.path.expanduser(str(v)) for k, v in (p["extra_files"] or {}).items()}
-            if p["require_files"] and not _pack.list_tree(p["path"]):
-                if module.check_mode:
-                    # --check on a SUT not benchmarked yet: the runs that would fill the tree did not happen.
-                    module.exit_json(
-                        changed=True,
-                        checksum=None,
-                        files=0,
-                        archive=None,
-                        msg=f"check mode: no results under {p['path']} yet; the benchmark would write them",
-                    )
-                module.fail_json(
-                    msg=f"results: no files under {p['path']} (benchmark not run, or another execution_mode?)"
-                )
-            result = _pack.pack(
-                p["path"],
-                dest=p["dest"],
-                extra=extra,
-                known_checksum=p["known_checksum"],
-                check_mode=module.check_mode,
-            )
-        else:
-            if not os.path.isfile(p["path"]):
-                module.fail_json(msg=f"mlperf_pack: no archive at {p['path']}")
-            result = _pack.unpack(p["path"], p["dest"], checksum=p["checksum"], check_mode=module.check_mode)
-    except (_pack.PackError, OSError) as exc:
-        module.fail_json(msg=f"mlperf_pack: {exc}")
+        result = _pack.run(module)
+    except ModuleFailure as exc:
+        module.fail_json(msg=exc.msg, **exc.fields)
     module.exit_json(**result)
 
 

@@ -1,7 +1,11 @@
 #!/usr/bin/python
 # Copyright: fleetbench.mlperf contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Ansible module: stat-based digests of files and trees on a host, compared with expected ones."""
+"""fleetbench.mlperf.path_digests: stat-based digests of files and trees, compared with expected ones.
+
+The logic lives in ``plugins/module_utils/_run_stamp.py`` (:func:`compare_digests`, stdlib only); this
+file holds the documentation and the argument spec.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +23,10 @@ description:
     is unchanged since its last complete run.
   - Reads only; never changes the host. Stdlib only.
 author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
+  - fleetbench.mlperf.path_digests
 options:
-  paths:
-    description: Files or directories (or glob patterns) to digest; keys C(tree:<entry>).
-    type: list
-    elements: str
-    default: []
-  names_only:
-    description: Directories (or glob patterns) whose entry names alone are digested; keys C(names:<entry>).
-    type: list
-    elements: str
-    default: []
   expected:
     description: Digests from an earlier run (same keys); RV(mismatched) lists those that differ.
     type: dict
@@ -81,23 +78,17 @@ unchanged:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run_stamp
 
+ARGUMENT_SPEC = {
+    "paths": {"type": "list", "elements": "str", "default": []},
+    "names_only": {"type": "list", "elements": "str", "default": []},
+    "expected": {"type": "dict"},
+}
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "paths": {"type": "list", "elements": "str", "default": []},
-            "names_only": {"type": "list", "elements": "str", "default": []},
-            "expected": {"type": "dict"},
-        },
-        supports_check_mode=True,
-    )
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    found = _run_stamp.digests(p["paths"], p["names_only"])
-    expected = p["expected"]
-    diff = _run_stamp.mismatched(expected, found) if expected is not None else []
-    module.exit_json(
-        changed=False, digests=found, mismatched=diff, unchanged=expected is not None and not diff
-    )
+    module.exit_json(**_run_stamp.compare_digests(p["paths"], p["names_only"], p["expected"]))
 
 
 if __name__ == "__main__":

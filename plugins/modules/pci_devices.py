@@ -1,5 +1,11 @@
 #!/usr/bin/python
-"""List a vendor's PCI display/accelerator devices from Linux sysfs (stdlib only)."""
+# Copyright: fleetbench.mlperf contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleetbench.mlperf.pci_devices: a vendor's PCI display/accelerator devices from Linux sysfs.
+
+The logic lives in ``plugins/module_utils/_pci_devices.py`` (:func:`find_devices`, stdlib only); this
+file holds the documentation and the argument spec.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ short_description: List the PCI display and accelerator devices of one vendor
 description:
   - Reads C(/sys/bus/pci/devices/*/{vendor,class,device}) (Linux sysfs) and returns the devices of
     I(vendor) whose PCI class is 0x03 (display controller) or 0x12 (processing accelerator).
-  - Used by the C(nvidia_driver) and C(rocm) roles to decide whether a host has their accelerator
-    before anything is installed. A host without sysfs returns an empty list.
+  - Used by the C(nvidia_driver) and C(rocm) roles (the internal role C(_common), C(gpu_present.yml)) to
+    decide whether a host has their accelerator before anything is installed. A host without sysfs returns
+    an empty list.
   - Reads only; never changes the host.
 version_added: "0.1.0"
 author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   vendor:
     description:
@@ -63,48 +72,19 @@ devices:
       type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pci_devices
 
-# PCI base classes: 0x03 display controller, 0x12 processing accelerator (PCI Code and ID Assignment spec).
-ACCELERATOR_CLASS_PREFIXES = ("0x03", "0x12")
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return handle.read().strip().lower()
-    except OSError:
-        return ""
+ARGUMENT_SPEC = {
+    "vendor": {"type": "str", "required": True},
+    "sysfs_root": {"type": "path", "default": "/sys/bus/pci/devices"},
+}
 
 
-def find_devices(vendor: str, sysfs_root: str) -> list[dict]:
-    """Return ``[{slot, class, device}]`` of ``vendor``'s display/accelerator devices under ``sysfs_root``."""
-    vendor = vendor.lower()
-    try:
-        slots = sorted(os.listdir(sysfs_root))
-    except OSError:
-        return []
-    found = []
-    for slot in slots:
-        base = os.path.join(sysfs_root, slot)
-        pci_class = _read(os.path.join(base, "class"))
-        if _read(os.path.join(base, "vendor")) == vendor and pci_class[:4] in ACCELERATOR_CLASS_PREFIXES:
-            found.append({"slot": slot, "class": pci_class, "device": _read(os.path.join(base, "device"))})
-    return found
-
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "vendor": {"type": "str", "required": True},
-            "sysfs_root": {"type": "path", "default": "/sys/bus/pci/devices"},
-        },
-        supports_check_mode=True,
-    )
-    devices = find_devices(module.params["vendor"], module.params["sysfs_root"])
-    module.exit_json(changed=False, devices=devices)
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    module.exit_json(changed=False, devices=_pci_devices.find_devices(p["vendor"], p["sysfs_root"]))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ description:
     anything changed in its work directory. After such maintenance run with C(-e mlperf_skip_current=false)
     (playbooks) or O(skip_current=false): every step then runs and repairs what is missing."
 author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
+  - fleetbench.mlperf.path_digests
 options:
   state:
     description: C(check) compares this host with its stamp; C(record) writes the stamp.
@@ -67,13 +70,12 @@ options:
     description: RV(parts) of the check of this run; required with O(state=record).
     type: dict
   paths:
-    description: SUT files and trees the results depend on (M(fleetbench.mlperf.path_digests)); for record.
-    type: list
-    elements: str
+    description:
+      - O(state=record) - the SUT files and trees the results depend on; the stamp keeps their digests
+        (M(fleetbench.mlperf.path_digests)) for O(verify_sut).
   names_only:
-    description: SUT directories whose entry names are recorded (a venv's site-packages); O(state=record).
-    type: list
-    elements: str
+    description:
+      - O(state=record) - SUT directories whose entry names the stamp keeps (a venv's C(site-packages)).
   results_local_root:
     description: Controller directory of this host's fetched results (with the pack marker); O(state=record).
     type: path

@@ -1,7 +1,11 @@
 #!/usr/bin/python
 # Copyright: fleetbench.mlperf contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Probe a SUT's CPU, memory, disk, NICs and accelerators in one module run (stdlib only)."""
+"""fleetbench.mlperf.sut_probe: a SUT's CPU, memory, disk, NICs and accelerators in one module run.
+
+The logic lives in ``plugins/module_utils/_sut_probe.py`` (:func:`run`, stdlib only); this file holds
+the documentation and the argument spec.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ description:
   - Also reports whether O(work_dir) exists and the sha1 and mode of C(<work_dir>/system_desc_draft.json),
     so the C(sut_facts) role rewrites the draft only when it differs.
   - Used by the C(fleetbench.mlperf.sut_facts) role. Reads only; never changes the host.
-author: fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   work_dir:
     description:
@@ -39,8 +45,6 @@ attributes:
     description: The module only reads, so it runs unchanged in check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -151,47 +155,15 @@ errors:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _sut_probe
 
-# coreutils `timeout` exits 124 when the command timed out (137 when it had to be killed).
-TIMED_OUT_RCS = (124, 137)
+ARGUMENT_SPEC = {
+    "work_dir": {"type": "path", "required": True},
+    "timeout": {"type": "int", "default": 20},
+}
 
 
-def make_runner(module):
-    """A ``run(argv, timeout) -> str | None`` for the probe built on ``module.run_command``.
-
-    ``run_command`` has no timeout, so the argv is wrapped with coreutils ``timeout`` when the target
-    has it (otherwise the command runs without a limit).
-    """
-    timeout_bin = module.get_bin_path("timeout")
-
-    def run(argv, timeout):
-        exe = module.get_bin_path(argv[0])
-        if exe is None:
-            return None
-        cmd = [exe, *argv[1:]]
-        limited = bool(timeout_bin and timeout and timeout > 0)
-        if limited:
-            cmd = [timeout_bin, "--kill-after=5", str(int(timeout)), *cmd]
-        rc, out, err = module.run_command(cmd, expand_user_and_vars=False, errors="surrogate_or_replace")
-        if limited and rc in TIMED_OUT_RCS:
-            raise _sut_probe.CommandFailed(f"timed out after {int(timeout)}s")
-        if rc != 0:
-            raise _sut_probe.CommandFailed(f"exit {rc}: {(err or '').strip()[-200:]}")
-        return out
-
-    return run
-
-
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "work_dir": {"type": "path", "required": True},
-            "timeout": {"type": "int", "default": 20},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
-    result = _sut_probe.probe(p["work_dir"], p["timeout"], run=make_runner(module))
-    module.exit_json(changed=False, **result)
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**_sut_probe.run(module))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ description:
     C(hw_name), C(submitter), C(output_dir), C(model_path), C(performance_only_model), C(rerun),
     C(regenerate_files), C(compliance) (true or a list of tests), C(division), C(category) and the dataset
     path overrides the registry names (C(imagenet_path), ...).
-author:
-  - fleetbench.mlperf contributors
+author: fleetbench.mlperf developers
+extends_documentation_fragment:
+  - fleetbench.mlperf.attributes
 options:
   request:
     description:
@@ -52,6 +53,7 @@ attributes:
     support: none
   action:
     support: full
+    description: The work happens in the action plugin on the controller; no module runs on the host.
 """
 
 EXAMPLES = r"""

@@ -30,14 +30,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 from _sshd import LoopbackSshd, SshdUnavailable, find_sshd
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SUT_PYTHON = os.environ.get("FLEETBENCH_SUT_PYTHON", "/usr/bin/python3")
 
 # The small request every fleet test runs (tiny dataset, few queries).

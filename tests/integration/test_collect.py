@@ -11,18 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import recap
-from fleetbench_testlib import REPO
-
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import trees
+from conftest import recap
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 PLAYBOOK = str(REPO / "playbooks" / "collect.yml")
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
 def run_playbook(inventory, *extra, check=True):

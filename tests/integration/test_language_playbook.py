@@ -13,13 +13,10 @@ import json
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SUT = "localhost"
 # tools/submission/submission_checker/constants.py ACC_PATTERN["F1"]
 CHECKER_F1 = re.compile(r"^{[\"\']exact_match[\"\']\:\s*[\d\.]+,\s*[\"\']f1[\"\']\:\s*([\d\.]+)}")

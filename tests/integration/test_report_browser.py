@@ -6,14 +6,10 @@ Needs the Debian package ``chromium`` (/usr/bin/chromium); skipped without it.
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report
-from fleetbench_testlib import REPO
-
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import trees
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _report
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -19,16 +19,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import recap
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 from test_main_job import MODEL, SYSTEM, Job, _fail
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 TOKEN = "hf_PLANTEDtoken0123456789"
 API_KEY = "PLANTEDapikey987654321"
 

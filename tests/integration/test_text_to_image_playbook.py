@@ -12,13 +12,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 

@@ -1,37 +1,13 @@
 """validate_request action plugin on real Ansible objects (task, loader, templar, CLI context)."""
 
-from unittest import mock
-
 import pytest
-from ansible import context
-from ansible.module_utils.common.collections import ImmutableDict
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
-from ansible.plugins.connection.local import Connection
-from ansible.template import Templar, trust_as_template
+from ansible.template import trust_as_template
 from ansible_collections.fleetbench.mlperf.plugins.action import validate_request as V
+from fleetbench_testlib import run_action as run_plugin
 
 
 def run_action(args=None, task_vars=None, extra_vars=()):
-    loader = DataLoader()
-    task = Task.load({"action": "fleetbench.mlperf.validate_request", "args": args or {}})
-    task_vars = dict(task_vars or {})
-    templar = Templar(loader=loader, variables=task_vars)
-    action = V.ActionModule(
-        task=task,
-        connection=Connection(PlayContext()),  # never used: the action runs on the controller
-        play_context=PlayContext(),
-        loader=loader,
-        templar=templar,
-        shared_loader_obj=None,
-    )
-    # load_extra_vars caches its result on itself (once per process in ansible-playbook)
-    with (
-        mock.patch.object(context, "CLIARGS", ImmutableDict(extra_vars=tuple(extra_vars))),
-        mock.patch.object(V.load_extra_vars, "extra_vars", {}, create=True),
-    ):
-        return action.run(task_vars=task_vars)
+    return run_plugin(V, "fleetbench.mlperf.validate_request", args, task_vars, extra_vars)
 
 
 def test_resolves_task_vars_with_templates():

@@ -3,10 +3,10 @@
 import pytest
 import yaml
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _accuracy as acc
-from fleetbench_testlib import REPO as ROOT
+from fleetbench_testlib import MLPERF_LOGS as FIX
+from fleetbench_testlib import REGISTRY_FILE
 
-FIX = ROOT / "tests" / "fixtures" / "mlperf-logs"
-REGISTRY = yaml.safe_load((ROOT / "files" / "harness" / "fleetbench_harness" / "registry.yml").read_text())
+REGISTRY = yaml.safe_load(REGISTRY_FILE.read_text())
 MODELS = REGISTRY["models"]
 
 

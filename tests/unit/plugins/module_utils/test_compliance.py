@@ -1,10 +1,15 @@
 """Compliance helpers (plugins/module_utils/_compliance.py): audit.config text and verify rules."""
 
 import json
+import shutil
 
 import pytest
+import yaml
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _compliance as C
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info
+from fleetbench_testlib import MLPERF_LOGS as FIX
+from fleetbench_testlib import REGISTRY_FILE
 
 INFO = model_info("resnet50")["compliance_info"]
 
@@ -108,15 +113,7 @@ def test_verify_accuracy(tmp_path):
 
 
 # --- verify files read as the official checker reads them (real published files) ----------------
-import shutil as _shutil
-from pathlib import Path
-
-import yaml as _yaml
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds
-
-_ROOT = Path(__file__).resolve().parents[4]
-FIX = _ROOT / "tests" / "fixtures" / "mlperf-logs"
-_REG = _yaml.safe_load((_ROOT / "files" / "harness" / "fleetbench_harness" / "registry.yml").read_text())
+_REG = yaml.safe_load(REGISTRY_FILE.read_text())
 
 
 def _test_dir(tmp_path, files, perf_log=True):
@@ -128,7 +125,7 @@ def _test_dir(tmp_path, files, perf_log=True):
         if fixture.startswith("text:"):
             target.write_text(fixture[5:])
         else:
-            _shutil.copy(FIX / fixture, target)
+            shutil.copy(FIX / fixture, target)
     if perf_log:
         (d / "performance" / "run_1").mkdir(parents=True)
         (d / "performance" / "run_1" / "mlperf_log_detail.txt").write_text("")
@@ -215,7 +212,7 @@ def test_test01_missing_performance_run(tmp_path):
 def test_test06_lines(tmp_path):
     d = tmp_path / "TEST06"
     d.mkdir()
-    _shutil.copy(
+    shutil.copy(
         FIX / "34_TEST06_verify_accuracy_v5.1_AMD_llama2-70b-99_offline.txt", d / "verify_accuracy.txt"
     )
     assert C.compliance_verdict(d, "TEST06")["ok"] is True

@@ -1,26 +1,12 @@
-"""mlperf_pack: deterministic archive of a results tree, skip when unchanged, safe unpack."""
+"""_pack: deterministic archive of a results tree, skip when unchanged, safe unpack."""
 
 import io
-import json
 import os
 import tarfile
-from pathlib import Path
 
 import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pack
-from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_pack
-from fleetbench_testlib import Fail, run_module
-
-
-def make_tree(root: Path) -> Path:
-    (root / "m" / "Offline" / "performance" / "run_1").mkdir(parents=True)
-    (root / "m" / "Offline" / "performance" / "run_1" / "result.json").write_text('{"a": 1}')
-    (root / "m" / "Offline" / "accuracy").mkdir(parents=True)
-    (root / "m" / "Offline" / "accuracy" / "accuracy.txt").write_text("accuracy=1.0%\n")
-    (root / "m" / ".hidden").write_text("no")
-    (root / ".git").mkdir()
-    (root / ".git" / "x").write_text("no")
-    return root
+from trees import make_pack_tree as make_tree
 
 
 def test_pack_is_deterministic_and_skips_hidden(tmp_path):
@@ -105,31 +91,6 @@ def test_unpack_refuses_links(tmp_path):
         tar.addfile(info)
     with pytest.raises(_pack.PackError, match="not a regular file"):
         _pack.unpack(archive, tmp_path / "out")
-
-
-def test_module_pack_and_unpack(tmp_path):
-    tree = make_tree(tmp_path / "tree")
-    packed = run_module(mlperf_pack, {"path": str(tree), "dest": str(tmp_path / "a.tar")})
-    assert packed["changed"] and packed["files"] == 2
-    check = run_module(mlperf_pack, {"path": str(tree), "dest": str(tmp_path / "c.tar")}, check_mode=True)
-    assert check["changed"] and check["archive"] is None and not (tmp_path / "c.tar").exists()
-    same = run_module(
-        mlperf_pack,
-        {"path": str(tree), "dest": str(tmp_path / "b.tar"), "known_checksum": packed["checksum"]},
-    )
-    assert not same["changed"] and not (tmp_path / "b.tar").exists()
-    out = tmp_path / "out"
-    unpacked = run_module(
-        mlperf_pack,
-        {"state": "unpacked", "path": packed["archive"], "dest": str(out), "checksum": packed["checksum"]},
-    )
-    assert unpacked["changed"] and unpacked["files"] == 2
-    assert json.loads((out / _pack.MARKER).read_text())["checksum"] == packed["checksum"]
-
-
-def test_module_fails_on_empty_tree(tmp_path):
-    with pytest.raises(Fail, match="no files under"):
-        run_module(mlperf_pack, {"path": str(tmp_path / "missing")})
 
 
 def test_copy_problem_sees_gone_and_edited_files(tmp_path):

@@ -441,3 +441,16 @@ def test_too_few_test_queries_for_early_stopping_are_warned_about():
     assert "test_query_count=10 is below the 64 queries" in warned[0]
     assert not [w for w in resolve_request({"scenario": "SingleStream", "test_query_count": 64})["warnings"]]
     assert not [w for w in resolve_request({"scenario": "Offline"})["warnings"]]
+
+
+def test_registry_option_errors_name_the_option_and_the_payload_case(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"^registry_path: .*none\.yml'$"):
+        R.load_registry_option(str(tmp_path / "none.yml"))
+    # As under AnsiballZ: the module_utils sit in a payload without the collection's files.
+    monkeypatch.setattr(R, "COLLECTION_ROOT", tmp_path / "payload.zip")
+    monkeypatch.delenv(R.REGISTRY_ENV, raising=False)
+    with pytest.raises(ValueError, match="pass registry_path or set FLEETBENCH_REGISTRY"):
+        R.load_registry_option(None)
+    (tmp_path / "bad.yml").write_text("models: [unclosed\n")
+    with pytest.raises(ValueError, match=r"^registry_path: "):
+        R.load_registry_option(str(tmp_path / "bad.yml"))

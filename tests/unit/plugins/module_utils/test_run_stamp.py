@@ -1,19 +1,11 @@
-"""_run_stamp (digests, fingerprints, stamp files) and the path_digests module."""
+"""_run_stamp (digests, fingerprints, stamp files)."""
 
 import json
 import os
 from pathlib import Path
 
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run_stamp
-from ansible_collections.fleetbench.mlperf.plugins.modules import path_digests
-from fleetbench_testlib import run_module
-
-
-def _tree(root: Path) -> Path:
-    (root / "m" / "Offline").mkdir(parents=True)
-    (root / "m" / "Offline" / "result.json").write_text('{"a": 1}')
-    (root / "m" / "summary.txt").write_text("VALID\n")
-    return root
+from trees import make_digest_tree as _tree
 
 
 def test_file_digest_follows_size_and_mtime(tmp_path):
@@ -105,23 +97,15 @@ def test_stamp_round_trip_is_atomic_and_schema_checked(tmp_path):
     assert _run_stamp.read_stamp(path) is None
 
 
-def test_path_digests_module_reports_and_compares(tmp_path):
-    root = _tree(tmp_path / "results")
-    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
-    site.mkdir(parents=True)
-    args = {
-        "paths": [str(root), str(tmp_path / "absent")],
-        "names_only": [str(tmp_path / "venv/lib/python*/site-packages")],
-    }
-    first = run_module(path_digests, args, check_mode=True)
-    assert first["changed"] is False and first["mismatched"] == [] and first["unchanged"] is False
-    assert first["digests"][f"tree:{tmp_path / 'absent'}"] is None
-    again = run_module(path_digests, dict(args, expected=first["digests"]))
-    assert again["unchanged"] is True
-    (site / "onnxruntime-1.20.dist-info").mkdir()
-    changed = run_module(path_digests, dict(args, expected=first["digests"]))
-    assert changed["unchanged"] is False
-    assert changed["mismatched"] == [f"names:{tmp_path / 'venv/lib/python*/site-packages'}"]
+def test_compare_digests_without_and_with_expected(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_text("a")
+    first = _run_stamp.compare_digests([str(model)])
+    assert first["mismatched"] == [] and first["unchanged"] is False and first["changed"] is False
+    assert _run_stamp.compare_digests([str(model)], expected=first["digests"])["unchanged"] is True
+    model.write_text("ab")
+    after = _run_stamp.compare_digests([str(model)], expected=first["digests"])
+    assert after["unchanged"] is False and after["mismatched"] == [f"tree:{model}"]
 
 
 def test_host_status_reads_the_hosts_json_entry(tmp_path):

@@ -1,5 +1,6 @@
-"""pci_devices module: vendor/class filtering on a fake sysfs tree (set_module_args pattern)."""
+"""pci_devices module and _pci_devices: vendor/class filtering on a fake sysfs tree."""
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _pci_devices
 from ansible_collections.fleetbench.mlperf.plugins.modules import pci_devices
 from fleetbench_testlib import run_module
 
@@ -26,3 +27,11 @@ def test_finds_display_and_accelerator_devices_of_the_vendor_only(tmp_path):
 def test_missing_sysfs_gives_no_devices(tmp_path):
     result = run_module(pci_devices, {"vendor": "0x1002", "sysfs_root": str(tmp_path / "absent")})
     assert result["devices"] == []
+
+
+def test_device_folder_without_sysfs_files_is_skipped(tmp_path):
+    (tmp_path / "0000:05:00.0").mkdir()  # a slot whose vendor/class files cannot be read
+    _device(tmp_path, "0000:06:00.0", "0x1002", "0x038000", "0x74a1")  # 0x0380: other display ctrl
+    assert _pci_devices.find_devices("0x1002", str(tmp_path)) == [
+        {"slot": "0000:06:00.0", "class": "0x038000", "device": "0x74a1"}
+    ]

@@ -7,15 +7,17 @@ the validate step's no-echo, proxy and output_dir rules, and the test-mode durat
 
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
+from ansible_collections.fleetbench.mlperf.plugins.action import validate_request
 from ansible_collections.fleetbench.mlperf.plugins.filter import mlperf as F
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _report, _run, _run_stamp, _user_conf
+from fleetbench_testlib import run_action as run_plugin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins" / "action"))
-from test_validate_request import run_action
+
+def run_action(args=None, task_vars=None, extra_vars=()):
+    return run_plugin(validate_request, "fleetbench.mlperf.validate_request", args, task_vars, extra_vars)
+
 
 SECRET = "hf_PLANTEDsecret0123"
 REQUEST = {

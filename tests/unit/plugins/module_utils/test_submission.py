@@ -3,34 +3,21 @@
 import hashlib
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
+import trees
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import (
     _checker,
     _registry,
     _report,
     _submission,
 )
-from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_submission
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import trees
-from fleetbench_testlib import Fail, run_module
 
 REG = _registry.load_registry()
 REQUIRED = REG["submission"]["system_desc_required_fields"]
-REQ = {"division": "closed", "submitter": "Fleet", "category": "datacenter", "status": "available"}
+REQ = trees.SUBMISSION_REQUEST
 ONE_OF = trees.LLAMA_ONE_OF
 OVERRIDES = trees.LLAMA_OVERRIDES
-
-
-@pytest.fixture
-def valid_tree(tmp_path):
-    scen = trees.make_llama_valid(tmp_path / "results", "sut-b")
-    return tmp_path / "results", scen
 
 
 @pytest.mark.parametrize(("round_", "compliance"), [("v5.1", "compliance"), ("v6.0", "results")])
@@ -159,24 +146,6 @@ def test_checker_runs_a_checkout(tmp_path):
         "--csv",
         str(tmp_path / "checker_summary.csv"),
     ]
-
-
-def test_module_build_idempotent_check_mode(valid_tree, tmp_path):
-    results, _ = valid_tree
-    # llama2-70b-99 left the benchmark list in v6.1 (the default round): build for v5.1
-    args = dict(REQ, results_dir=str(results), system_desc_overrides=OVERRIDES, submission_round="v5.1")
-    res = run_module(mlperf_submission, args, check_mode=True)
-    assert res["changed"] and not (results / "submission").exists()
-    res = run_module(mlperf_submission, args)
-    assert res["changed"] and res["problems"] == [ONE_OF] and res["checker"]["ran"] is False
-    assert "mlperf_inference_src is not set" in res["checker"]["reason"]
-    res = run_module(mlperf_submission, args)
-    assert res["changed"] is False and res["problems"] == [ONE_OF]
-
-
-def test_module_names_bad_field(valid_tree):
-    with pytest.raises(Fail, match="division"):
-        run_module(mlperf_submission, dict(REQ, division="secret", results_dir=str(valid_tree[0])))
 
 
 @pytest.mark.parametrize(
@@ -359,16 +328,23 @@ def test_model_without_scenarios_for_the_system_type_is_named(valid_tree, tmp_pa
     )
 
 
-def test_module_on_a_tree_of_test_runs_says_nothing_was_checked(tmp_path, monkeypatch):
-    from ansible.module_utils import basic
+def test_inputs_hash_follows_the_results_and_options_not_the_submission_tree(tmp_path):
+    results = tmp_path / "results"
+    trees.make_project_tree(results, sut="sut-a")
+    params = dict.fromkeys(_submission.HASHED_OPTIONS)
+    sub = results / "submission"
+    first = _submission.inputs_hash(params, results, sub)
+    sub.mkdir()
+    (sub / "closed.txt").write_text("the tree being built")
+    (results / "notes").mkdir()
+    (results / "notes" / "n.txt").write_text("not a *_results folder")
+    (results / "report.md").write_text("top-level files are not results")
+    assert _submission.inputs_hash(params, results, sub) == first
+    assert _submission.inputs_hash(dict(params, submitter="Other"), results, sub) != first
+    summary = next((results / "test_results").rglob("mlperf_log_summary.txt"))
+    summary.write_text(summary.read_text() + "\n")
+    assert _submission.inputs_hash(params, results, sub) != first
 
-    warnings = []
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
-    trees.make_project_tree(tmp_path / "results", sut="sut-a")  # test_results only
-    res = run_module(
-        mlperf_submission, dict(REQ, results_dir=str(tmp_path / "results"), submission_round="v5.1")
-    )
-    assert (
-        res["systems"] == [] and "no results found in the tree: nothing to submit or check" in res["problems"]
-    )
-    assert any("holds no results" in w for w in warnings)
+
+def test_record_lies_beside_the_submission_tree():
+    assert _submission.record_path("/data/r/submission") == "/data/r/.submission.fleetbench.json"

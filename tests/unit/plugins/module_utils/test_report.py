@@ -2,17 +2,10 @@
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _compliance, _registry, _report
-from ansible_collections.fleetbench.mlperf.plugins.modules import mlperf_report
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import trees
-from fleetbench_testlib import Fail, run_module
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _compliance, _registry, _report
 
 REG = _registry.load_registry()
 
@@ -136,23 +129,6 @@ def test_build_report_files_and_failed_hosts(tmp_path):
     assert "ssh: connect refused &lt;b&gt;" in html  # escaped
     assert html.count('<tr class="run">') == len(rep["rows"])
     assert 'src="plot_latency.png"' in html
-
-
-def test_module_idempotent_and_check_mode(tmp_path):
-    trees.make_cm_tree(tmp_path)
-    out = tmp_path / "out"
-    res = run_module(mlperf_report, {"results_dir": str(tmp_path), "output_dir": str(out)}, check_mode=True)
-    assert res["changed"] is True and not out.exists()
-    res = run_module(mlperf_report, {"results_dir": str(tmp_path), "output_dir": str(out)})
-    assert res["changed"] is True and res["summary"]["runs"] == 4
-    assert Path(res["files"]["report.html"]).is_file()
-    res = run_module(mlperf_report, {"results_dir": str(tmp_path), "output_dir": str(out)})
-    assert res["changed"] is False
-
-
-def test_module_bad_dir(tmp_path):
-    with pytest.raises(Fail, match="results_dir"):
-        run_module(mlperf_report, {"results_dir": str(tmp_path / "nope")})
 
 
 @pytest.mark.parametrize(
@@ -284,3 +260,21 @@ def test_compliance_run_older_than_its_performance_run_is_old(tmp_path):
     assert "old" not in by(runs, mode="performance")
     row = next(r for r in _report.table_rows(runs) if r["mode"] == "TEST01")
     assert row["validity"].startswith("old, FAIL")
+
+
+def test_summary_counts_performance_runs_only():
+    runs = [
+        {"mode": "performance", "validity": "VALID", "submittable": {"ok": True}},
+        {"mode": "performance", "validity": "INVALID", "submittable": {"ok": False}},
+        {"mode": "performance", "validity": "VALID", "submittable": None},
+        {"mode": "accuracy", "validity": "VALID", "submittable": {"ok": True}},
+    ]
+    assert _report.summary(runs) == {"runs": 4, "valid": 2, "submittable": 1}
+
+
+def test_comparable_ignores_the_time_and_plots_but_not_the_runs(tmp_path):
+    trees.make_project_tree(tmp_path, sut="sut-a", exec_mode="test")
+    report = _report.build_report(tmp_path, tmp_path / "out", registry=REG, write=False)
+    same = dict(report, generated="2001-01-01T00:00:00+00:00", plots={"Throughput": "plot.png"})
+    assert _report.comparable(same) == _report.comparable(report)
+    assert _report.comparable(dict(report, runs=report["runs"][:1])) != _report.comparable(report)

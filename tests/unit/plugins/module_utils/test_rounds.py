@@ -6,17 +6,16 @@ repository, path and commit of each) and from the checker tables of the round
 """
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _accuracy as acc
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _mlperf_logs as logs
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds as rounds
+from fleetbench_testlib import MLPERF_LOGS as FIX
+from fleetbench_testlib import REGISTRY_FILE
 
-ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "tests" / "fixtures" / "mlperf-logs"
-REGISTRY = yaml.safe_load((ROOT / "files" / "harness" / "fleetbench_harness" / "registry.yml").read_text())
+REGISTRY = yaml.safe_load(REGISTRY_FILE.read_text())
 
 
 def run_dir(tmp_path, fixture, name="mlperf_log_summary.txt"):

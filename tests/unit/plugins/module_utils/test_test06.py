@@ -2,17 +2,12 @@
 
 import json
 import struct
-from pathlib import Path
 
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _test06 as T
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
+from fleetbench_testlib import MLPERF_LOGS
 
-FIXTURE = (
-    Path(__file__).resolve().parents[1]
-    / "fixtures"
-    / "mlperf-logs"
-    / "34_TEST06_verify_accuracy_v5.1_AMD_llama2-70b-99_offline.txt"
-)
+FIXTURE = MLPERF_LOGS / "34_TEST06_verify_accuracy_v5.1_AMD_llama2-70b-99_offline.txt"
 
 
 def hexs(tokens, fmt="i"):
