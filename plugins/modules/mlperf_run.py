@@ -223,6 +223,9 @@ EXAMPLES = r"""
     cache_dir: "{{ mlperf_work_dir }}/cache"
     sut_name: "{{ sut_name }}"
     host: "{{ inventory_hostname }}"
+    # judged by the rules of the request's round (-e round=v5.1; default rounds.default)
+    submission_round: "{{ mlperf_request['submission_round'] | default(omit, true) }}"
+    round_rules: "{{ mlperf_request | fleetbench.mlperf.round_rules }}"
   register: perf
 
 - name: Accuracy run, forced even when cached
