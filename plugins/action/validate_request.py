@@ -115,7 +115,7 @@ class ActionModule(ActionBase):
     """Resolve + validate the MLPerf request; return it as ``request``."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("request", "check_extra_vars", "allow"))
+    _VALID_ARGS = frozenset(("request", "check_extra_vars", "allow", "runs"))
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
@@ -126,6 +126,13 @@ class ActionModule(ActionBase):
         allow = args.get("allow") or []
         if isinstance(allow, str):
             allow = [a.strip() for a in allow.split(",") if a.strip()]
+        # runs=false: the step only reads results (collect.yml), so a round whose runs cannot be made
+        # (no LoadGen pin) is still fine there.
+        try:
+            runs = boolean(args.get("runs", True), strict=True)
+        except TypeError:
+            result.update(failed=True, msg=f"validate_request: runs: {args.get('runs')!r} is not a boolean")
+            return result
         check_extra = args.get("check_extra_vars", True)
         if isinstance(check_extra, str):
             check_extra = check_extra.strip().lower() not in ("false", "no", "0", "off")
@@ -195,7 +202,7 @@ class ActionModule(ActionBase):
 
         request = None
         try:
-            request = resolve_request(raw, registry)
+            request = resolve_request(raw, registry, runs=runs)
         except RequestError as err:
             problems.extend(err.problems)
         # submission=true (collect.yml) needs names that are never defaulted: check them now, not after

@@ -28,6 +28,14 @@
     ``benchmark_environment | fleetbench.mlperf.split_environment`` ->
     ``{public: {...}, secret: {...}}``: names that look like a token, key, password or secret
     (and values with URL credentials) go to ``secret`` (passed with no_log, never recorded).
+``fleetbench.mlperf.round_rules``
+    ``mlperf_request | fleetbench.mlperf.round_rules`` -> the rules of the request's round
+    (``submission_round``, default ``rounds.default``) for its model: the ``mlperf_run`` module's
+    ``round_rules`` (``_rounds.run_rules``).
+``fleetbench.mlperf.loadgen_pin``
+    ``mlperf_request | fleetbench.mlperf.loadgen_pin`` -> ``{package, version, round,
+    default_version, venv_suffix}``: the LoadGen of the request's round (``rounds.<r>.loadgen``) and the
+    suffix of its venv (``""`` for the default round's LoadGen, ``-loadgen<version>`` otherwise).
 ``fleetbench.mlperf.intact_copy_checksum``
     ``local_root | fleetbench.mlperf.intact_copy_checksum`` -> the pack checksum of the
     controller's unpacked copy when it is intact (``_pack.copy_problem``), else ``""``.
@@ -38,8 +46,9 @@ from __future__ import annotations
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _run
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds, _run
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._pack import intact_checksum
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info as _model_info
 
 MODE_ORDER = ("performance", "accuracy")
@@ -122,6 +131,30 @@ def split_environment(env):
     return out
 
 
+def _request_round(request, name):
+    if not isinstance(request, dict):
+        raise AnsibleFilterError(f"fleetbench.mlperf.{name}: expects the resolved request (a dict)")
+    return request.get("submission_round") or None
+
+
+def round_rules(request):
+    """``_rounds.run_rules`` of the request's round and model (the ``mlperf_run`` ``round_rules``)."""
+    round_ = _request_round(request, "round_rules")
+    try:
+        return _rounds.run_rules(load_registry(), round_, request.get("model"))
+    except _rounds.RoundError as exc:
+        raise AnsibleFilterError(f"fleetbench.mlperf.round_rules: {exc}") from exc
+
+
+def loadgen_pin(request):
+    """The LoadGen of the request's round (``_rounds.loadgen_pin``)."""
+    round_ = _request_round(request, "loadgen_pin")
+    try:
+        return _rounds.loadgen_pin(load_registry(), round_)
+    except _rounds.RoundError as exc:
+        raise AnsibleFilterError(f"fleetbench.mlperf.loadgen_pin: {exc}") from exc
+
+
 class FilterModule:
     """fleetbench.mlperf filters."""
 
@@ -134,4 +167,6 @@ class FilterModule:
             "request_key": request_key,
             "system_name": system_name,
             "split_environment": split_environment,
+            "round_rules": round_rules,
+            "loadgen_pin": loadgen_pin,
         }

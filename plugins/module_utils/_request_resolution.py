@@ -206,7 +206,7 @@ def did_you_mean(name: str, names: list[str]) -> str:
     return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
-def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
+def resolve_request(raw_vars: dict, registry: dict | None = None, runs: bool = True) -> dict:
     """Canonicalise, default and validate a request.
 
     ``raw_vars``: request variables only (names from :func:`request_names`),
@@ -222,6 +222,11 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
          rerun: bool, regenerate_files: bool, compliance: [TEST01, …],
          dataset_path: str|None (the model's dataset override, e.g. imagenet_path),
          <every dataset override var given>, warnings: [str]}
+
+    ``submission_round`` (alias ``round``) stays None when not given (the default round,
+    ``rounds.default``, is applied where it is used, so that a results tree can keep its own). ``runs``:
+    the request makes runs, so its round must have a LoadGen pin (``rounds.<r>.loadgen``); False for
+    collect.yml, which only reads results (a v4.0 tree can be checked).
 
     Raises :class:`RequestError` with every problem found (unknown names with
     a did-you-mean, unknown values listing allowed values and aliases,
@@ -327,6 +332,6 @@ def resolve_request(raw_vars: dict, registry: dict | None = None) -> dict:
     req["warnings"] = []
     req["dataset_path"] = None
     # 4. the rules that combine fields (_request_validation).
-    _request_validation.validate(col, reg, req, raw)
+    _request_validation.validate(col, reg, req, raw, runs=runs)
     col.raise_if_any()
     return req

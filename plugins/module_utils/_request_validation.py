@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _request_schema
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry, _request_schema, _rounds
 
 COMPLIANCE_ALL = "all"
 
 
-def validate(col: Any, reg: dict, req: dict, raw: dict) -> None:
+def validate(col: Any, reg: dict, req: dict, raw: dict, runs: bool = True) -> None:
     """Check the resolved ``req`` (edited in place: ``dataset_path``, ``compliance``, ``warnings``)
     against the rules that combine fields; problems go to ``col.add(field, value, allowed, message)``.
-    ``raw``: the request as given (aliases already folded), for ``compliance``."""
+    ``raw``: the request as given (aliases already folded), for ``compliance``. ``runs``: the request
+    makes runs (validate, provision, benchmark), so its round needs a LoadGen pin; False for a step
+    that only reads results (collect.yml), where every round the checker knows is fine."""
+    if runs:
+        _check_round(col, reg, req)
     scenario_values = reg["variations"]["scenario"]["values"]
     if req.get("execution_mode") == "test" and req.get("test_query_count"):
         for scen in req.get("scenario") or []:
@@ -62,6 +66,17 @@ def validate(col: Any, reg: dict, req: dict, raw: dict) -> None:
     # 6. implemented flags and artifacts (only when the combination is possible).
     if not combo_failed:
         _check_implemented(col, reg, req, entry)
+
+
+def _check_round(col: Any, reg: dict, req: dict) -> None:
+    """A round whose runs cannot be made (no ``rounds.<r>.loadgen``: v4.0) fails before anything runs."""
+    round_ = req.get("submission_round")
+    if not round_ or not reg.get("rounds"):
+        return
+    try:
+        _rounds.loadgen_pin(reg, round_)
+    except _rounds.RoundError as exc:
+        col.add("submission_round", round_, exc.allowed, str(exc))
 
 
 def _matches(rule_when: dict, req: dict) -> bool:

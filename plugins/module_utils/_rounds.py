@@ -28,10 +28,10 @@ _SCENARIO_BY_LOWER = {s.lower(): s for s in SCENARIOS}
 class RoundError(ValueError):
     """Unknown round: names the field and the allowed values."""
 
-    def __init__(self, round_, allowed, field="round"):
-        self.round, self.allowed = round_, allowed
+    def __init__(self, round_, allowed, field="round", message=None):
+        self.round, self.allowed, self.field = round_, allowed, field
         super().__init__(
-            f"{field}: {round_!r} is not a round the checker knows; allowed: {', '.join(allowed)}"
+            message or f"{field}: {round_!r} is not a round the checker knows; allowed: {', '.join(allowed)}"
         )
 
 
@@ -97,6 +97,49 @@ def resolve_round(registry, requested=None, tree=None):
             f"registry default (the tree names {found}, which the checker tables here do not hold)"
         )
     return default_round(registry), "registry default (latest round the checker knows)"
+
+
+def producible_rounds(registry):
+    """Rounds whose runs this project can make: those with a LoadGen pin (``rounds.<r>.loadgen``)."""
+    rounds = (registry or {}).get("rounds") or {}
+    return [r for r in round_names(registry) if rounds[r].get("loadgen")]
+
+
+def loadgen_pin(registry, round_=None, field="submission_round"):
+    """The LoadGen that makes runs of ``round_`` (None: ``rounds.default``).
+
+    :returns: ``{"package": "mlcommons-loadgen", "version": "5.1.2", "round": "v5.1",
+        "default_version": "6.0.17", "venv_suffix": "-loadgen5.1.2"}``; ``venv_suffix`` is "" for the
+        default round's LoadGen and names the version otherwise, so that a request of another round
+        gets a venv of its own beside the default one (two rounds never flip one venv back and forth,
+        and can run at once).
+    :raises RoundError: an unknown round, or one without a pin (v4.0), naming ``field`` and the
+        rounds whose runs can be made.
+    """
+    name = round_facts(registry, round_ or default_round(registry))["name"]
+    rounds = registry["rounds"]
+    version = rounds[name].get("loadgen")
+    if not version:
+        allowed = producible_rounds(registry)
+        raise RoundError(
+            name,
+            allowed,
+            field=field,
+            message=(
+                f"{field}: runs of round {name} cannot be made here (no LoadGen of that round is pinned, "
+                f"registry rounds.{name}.loadgen); rounds whose runs can be made: {', '.join(allowed)}"
+                f" (a {name} results tree can still be read and checked)"
+            ),
+        )
+    default_version = str(rounds[default_round(registry)].get("loadgen") or "")
+    version = str(version)
+    return {
+        "package": str(((registry.get("loadgen") or {}).get("package")) or "mlcommons-loadgen"),
+        "version": version,
+        "round": name,
+        "default_version": default_version,
+        "venv_suffix": "" if version == default_version else f"-loadgen{version}",
+    }
 
 
 def checker_model(facts, name, registry=None):
@@ -252,7 +295,8 @@ def run_rules(registry, round_, model):
     """Everything one run of ``model`` is judged by in ``round_``, as a small JSON-able dict.
 
     For callers without the registry (``mlperf_run`` on a SUT gets it from the controller as a
-    module argument): ``{"round", "source", "checker_model", "facts": {name, source, result_field,
+    module argument): ``{"round", "source", "checker_model", "loadgen" (the pinned LoadGen version,
+    None for a round whose runs cannot be made), "facts": {name, source, result_field,
     result_field_benchmark_overwrite, llm_latency_limits_ns, seeds} (enough for
     ``_mlperf_logs.official_metric``), "accuracy": accuracy_rules(...), "latency_limits_ns":
     {scenario: limits}}``; ``checker_model`` is None when the round does not have the model.
@@ -276,6 +320,7 @@ def run_rules(registry, round_, model):
         "round": facts["name"],
         "source": facts.get("source"),
         "checker_model": name,
+        "loadgen": facts.get("loadgen"),
         "facts": small,
         "accuracy": accuracy_rules(facts, name) if name else None,
         "latency_limits_ns": {s: latency_limits_ns(facts, name, s) for s in ("Server", "Interactive")}

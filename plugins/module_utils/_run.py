@@ -19,6 +19,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._accuracy import (
     AccuracyError,
     check_accuracy,
@@ -72,6 +73,7 @@ VERSION_PROBE = (
     "print(json.dumps(v))\n"
 )
 
+
 class ModuleFailure(Exception):
     """The module fails with ``msg`` and the extra return ``fields`` (``fail_json``'s arguments)."""
 
@@ -101,6 +103,9 @@ REQUEST_RECORD_FIELDS = (
     "count",
     "stand_in_model",
     "family_options",
+    # the MLPerf round (None = rounds.default): its LoadGen, seeds and rules; a round of its own
+    # gets its own SUT results directory, so two rounds never share (or flip) one
+    "submission_round",
 )
 # Request fields that change the result (enter the input hash; canonical JSON, so order is free).
 HASHED_PARAMS = ("scenario", "mode", *REQUEST_RECORD_FIELDS, "sut_name", "environment")
@@ -136,7 +141,11 @@ def request_key(request):
     Two requests that differ in any recorded field (e.g. test_query_count 11 and 12) get two
     directories; the same request always gets the same one (its cached runs are found again).
     """
-    text = json.dumps(request_record(request), sort_keys=True, separators=(",", ":"), default=str)
+    record = request_record(request)
+    if record.get("submission_round") is None:
+        # the default round: the key requests had before the round was recorded (their cached runs stay)
+        del record["submission_round"]
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
     return "r-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
@@ -268,7 +277,56 @@ def _run_argv(params, output_dir, mode):
             argv += [flag, str(p[key])]
     if audit:
         argv += ["--audit-config", audit]
+    run_round = run_round_name(p)
+    if run_round:
+        argv += ["--round", run_round]
     return argv
+
+
+def run_round_name(params):
+    """The round a run is made and judged for: ``round_rules["round"]``, else ``submission_round``
+    (None when neither is given: the harness then takes ``rounds.default``)."""
+    return (params.get("round_rules") or {}).get("round") or params.get("submission_round") or None
+
+
+def round_problems(rules, parsed):
+    """Why the checker of the run's round would reject this run's performance logs (its wording).
+
+    :param rules: ``_rounds.run_rules(registry, round, model)`` (the module's ``round_rules``), or None.
+    :param parsed: :func:`parse_run_dir` output of a performance-mode run (seeds and
+        ``performance_sample_count`` from the detail log's settings).
+    :returns: ``[str]``: the round's mlperf.conf seeds (``qsl_rng_seed is wrong, expected=...,
+        found=...``, a LoadGen of another round) and a ``performance_sample_count`` below the
+        round's least; [] without rules or for a model the round does not have.
+    """
+    if not rules or not parsed or parsed.get("mode") != "performance":
+        return []
+    facts = rules.get("facts") or {}
+    settings = parsed.get("settings") or {}
+    problems = [
+        f"round {rules.get('round')}: {p} (the LoadGen of another round?)"
+        for p in _rounds.seed_problems(facts, settings)
+    ]
+    model = rules.get("checker_model")
+    short = _rounds.performance_sample_count_problem(facts, model, settings) if model else None
+    if short:
+        problems.append(f"round {rules.get('round')}: {short}")
+    return problems
+
+
+def round_record(params):
+    """result.json ``round``: the round a run was made and judged for, and where its rules come from."""
+    rules = params.get("round_rules") or {}
+    name = run_round_name(params)
+    if not name:
+        return None
+    return {
+        "name": name,
+        "source": rules.get("source"),
+        "checker_model": rules.get("checker_model"),
+        "loadgen": rules.get("loadgen"),
+        "requested": params.get("submission_round"),
+    }
 
 
 def _accuracy_argv(params, output_dir):
@@ -355,6 +413,18 @@ def check_inputs(params, check_mode=False):
     for key in ("target_qps", "target_latency"):
         if p[key] is not None and p[key] <= 0:
             raise ModuleFailure(msg=f"{key}: {p[key]} must be > 0")
+    rules = p.get("round_rules")
+    if rules:
+        if not rules.get("round") or not isinstance(rules.get("facts"), dict):
+            raise ModuleFailure(
+                msg='round_rules: needs "round" and "facts" (pass "{{ mlperf_request | '
+                'fleetbench.mlperf.round_rules }}")'
+            )
+        if p.get("submission_round") and p["submission_round"] != rules["round"]:
+            raise ModuleFailure(
+                msg=f"round_rules: the rules are of round {rules['round']}, "
+                f"submission_round is {p['submission_round']}"
+            )
     if not check_mode:
         if not (os.path.isfile(p["python"]) and os.access(p["python"], os.X_OK)):
             raise ModuleFailure(msg=f"python: {p['python']} is not an executable file (SUT venv interpreter)")
@@ -572,6 +642,8 @@ def hash_inputs(module, params, dataset, user_conf):
         "model_sha256": model_sha,
         "dataset": dataset,
         "versions": versions,
+        # the verdicts follow the round's rules: new rules, a new judgement
+        "round_rules": p.get("round_rules") or None,
     }
     if p["mode"] in COMPLIANCE_MODES:
         needed, dirs = _needed_results(p)
@@ -648,6 +720,10 @@ def run_submittable(params, parsed, accuracy, compliance, perf_only):
         if compliance is not None and not compliance["passed"]:
             submittable["reasons"].append(f"{p['mode']} verification failed")
             submittable["ok"] = False
+        # The checker of the run's round: its seeds and its least performance_sample_count.
+        for problem in round_problems(p.get("round_rules"), parsed):
+            submittable["reasons"].append(problem)
+            submittable["ok"] = False
     # A family option (e.g. max_new_tokens) changes the benchmark: such a run is never submittable.
     changing = (info.get("family_info") or {}).get("options") or {}
     for key, value in sorted((p["family_options"] or {}).items()):
@@ -692,6 +768,7 @@ def build_result(params, staging, run, harness, provenance):
         "precision": p["precision"],
         "division": p["division"],
         "category": p["category"],
+        "round": round_record(p),
         "loadgen": parsed,
         "accuracy": accuracy,
         "compliance": compliance,

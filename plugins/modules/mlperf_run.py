@@ -180,6 +180,22 @@ options:
     description:
       - Compliance tests only - the accuracy run TEST01 compares with. Default C(<run_dir>/../accuracy).
     type: path
+  submission_round:
+    description:
+      - The MLPerf round the request names (C(-e submission_round=) / C(-e round=)); recorded in the
+        request record, so a run of another round has a results directory and a cache entry of its own.
+      - Unset means the registry's C(rounds.default).
+    type: str
+  round_rules:
+    description:
+      - The rules of the run's round for O(model), as the C(fleetbench.mlperf.round_rules) filter returns them
+        on the controller (C(_rounds.run_rules)) - C(round), C(source), C(checker_model), C(loadgen),
+        C(facts) (seeds, result fields, the model's rules).
+      - The run's verdicts follow them - a performance-mode log whose RNG seeds are not the round's
+        mlperf.conf seeds (made with another round's LoadGen), or whose C(performance_sample_count) is below
+        the round's least, is not submittable, in the round's checker's words.
+      - The harness gets C(--round); result.json names the round (RV(round)).
+    type: dict
 notes:
   - Supports check mode (reports C(would_run), the argv and the user.conf text; writes nothing) and diff mode
     (user.conf before/after).
@@ -207,6 +223,9 @@ EXAMPLES = r"""
     cache_dir: "{{ mlperf_work_dir }}/cache"
     sut_name: "{{ sut_name }}"
     host: "{{ inventory_hostname }}"
+    # judged by the rules of the request's round (-e round=v5.1; default rounds.default)
+    submission_round: "{{ mlperf_request['submission_round'] | default(omit, true) }}"
+    round_rules: "{{ mlperf_request | fleetbench.mlperf.round_rules }}"
   register: perf
 
 - name: Accuracy run, forced even when cached
@@ -287,6 +306,13 @@ category:
   description: Category.
   returned: success
   type: str
+round:
+  description:
+    - The round the run was made and judged for, C({name, source, checker_model, loadgen, requested}) -
+      C(loadgen) the version pinned for it, C(requested) the O(submission_round) as given (null - default).
+      Null when neither O(round_rules) nor O(submission_round) was given.
+  returned: success
+  type: dict
 loadgen:
   description:
     - Parsed LoadGen logs (C(parse_run_dir) of C(_mlperf_logs)) - validity, reasons, metric, value, unit,
@@ -428,6 +454,8 @@ ARGUMENT_SPEC = dict(
     secret_environment=dict(type="dict", default={}, no_log=True),
     reference_dir=dict(type="path"),
     accuracy_dir=dict(type="path"),
+    submission_round=dict(type="str"),
+    round_rules=dict(type="dict"),
 )
 
 

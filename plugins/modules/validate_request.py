@@ -25,8 +25,12 @@ description:
     C(scenario) (string, comma string or list), C(mode) (performance, accuracy, both), C(execution_mode),
     C(test_query_count), C(target_qps), C(target_latency) (ms), C(max_batchsize), C(num_threads), C(count),
     C(hw_name), C(submitter), C(output_dir), C(model_path), C(performance_only_model), C(rerun),
-    C(regenerate_files), C(compliance) (true or a list of tests), C(division), C(category) and the dataset
-    path overrides the registry names (C(imagenet_path), ...).
+    C(regenerate_files), C(compliance) (true or a list of tests), C(division), C(category),
+    C(submission_round) (alias C(round)) and the dataset path overrides the registry names
+    (C(imagenet_path), ...).
+  - With O(runs=true) (the steps that make runs) a C(submission_round) whose runs cannot be made - no
+    LoadGen of that round is pinned (registry C(rounds.<round>.loadgen), v4.0) - fails, naming the field
+    and the rounds that can be produced.
 author: fleetbench.mlperf developers
 extends_documentation_fragment:
   - fleetbench.mlperf.attributes
@@ -44,6 +48,12 @@ options:
     type: list
     elements: str
     default: []
+  runs:
+    description:
+      - The step makes runs (validate, provision, benchmark) - its C(submission_round) needs a pinned LoadGen.
+      - C(false) for a step that only reads results (collect.yml) - every round the checker knows is accepted.
+    type: bool
+    default: true
 notes:
   - Runs in check mode like in normal mode (it changes nothing).
 attributes:

@@ -21,7 +21,12 @@ from fleetbench_testlib import ANSIBLE_PLAYBOOK, REPO
 
 pytestmark = pytest.mark.slow
 
-PIN = yaml.safe_load((REPO / "files/harness/fleetbench_harness/registry.yml").read_text())["loadgen"]
+_REGISTRY = yaml.safe_load((REPO / "files/harness/fleetbench_harness/registry.yml").read_text())
+# The LoadGen of the default round (a request without submission_round): rounds.<default>.loadgen.
+PIN = {
+    "package": _REGISTRY["loadgen"]["package"],
+    "version": _REGISTRY["rounds"][_REGISTRY["rounds"]["default"]]["loadgen"],
+}
 
 PLAY = """
 - name: python_env role

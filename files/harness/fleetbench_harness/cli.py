@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 600)",
     )
     r.add_argument("--compile", action="store_true", help="pytorch: wrap the model in torch.compile")
+    r.add_argument(
+        "--round",
+        default=None,
+        help="MLPerf round of the run (registry rounds.*; default rounds.default): harness.json records "
+        "the LoadGen pinned for it and warns when another one is installed",
+    )
 
     a = sub.add_parser(
         "accuracy",

@@ -26,9 +26,25 @@ def load() -> dict[str, Any]:
     return yaml.load(text, Loader=loader)
 
 
-def loadgen_version() -> str:
-    """The LoadGen version pinned by the registry (``loadgen.version``)."""
-    return str(load()["loadgen"]["version"])
+def default_round() -> str:
+    """``rounds.default``: the MLPerf round whose rules apply when a request names none."""
+    return str(load()["rounds"]["default"])
+
+
+def loadgen_version(round_: str | None = None) -> str:
+    """The LoadGen version pinned for ``round_`` (``rounds.<round>.loadgen``; default ``rounds.default``).
+
+    Raises:
+        InputError(round): an unknown round, or one whose runs cannot be made (no pin, v4.0).
+    """
+    rounds = load()["rounds"]
+    name = round_ or default_round()
+    producible = [r for r, facts in rounds.items() if isinstance(facts, dict) and facts.get("loadgen")]
+    if name not in rounds or not isinstance(rounds[name], dict):
+        raise InputError("round", f"unknown round {name!r}", producible)
+    if not rounds[name].get("loadgen"):
+        raise InputError("round", f"runs of round {name} cannot be made (no LoadGen pinned)", producible)
+    return str(rounds[name]["loadgen"])
 
 
 def supported_models() -> list[str]:

@@ -157,6 +157,17 @@ def run(args: Any) -> dict[str, Any]:
     out = Path(args.output_dir).resolve()
     user_conf = Path(args.user_conf).resolve()
     warnings: list[str] = []
+    # The seeds LoadGen uses come from the mlperf.conf compiled into it: a LoadGen other than the
+    # round's pin makes runs the round's checker rejects ("qsl_rng_seed is wrong").
+    run_round = getattr(args, "round", None) or registry.default_round()
+    pinned = registry.loadgen_version(run_round)
+    installed = _dist_version("mlcommons-loadgen")
+    if installed != pinned:
+        _warn(
+            warnings,
+            f"mlcommons-loadgen {installed} is installed, round {run_round} pins {pinned}: its runs carry "
+            "another round's RNG seeds",
+        )
     for w in lg_settings.lint(user_conf, registry.all_loadgen_keys()):
         _warn(warnings, w)
     settings = lg_settings.test_settings(user_conf, key, lg_scenario, args.mode)
@@ -227,8 +238,9 @@ def run(args: Any) -> dict[str, Any]:
         "platform": {"machine": platform.machine(), "system": platform.system(), "node": platform.node()},
         "loadgen": {
             "package": "mlcommons-loadgen",
-            "version": _dist_version("mlcommons-loadgen"),
-            "pinned": registry.loadgen_version(),
+            "version": installed,
+            "pinned": pinned,
+            "round": run_round,
         },
         "model": args.model,
         "family": family.name,

@@ -23,6 +23,13 @@ def _model_of_pending_family() -> str:
 
 def test_registry_lookups():
     assert registry.loadgen_version() == "6.0.17"
+    # the LoadGen of each round (rounds.<round>.loadgen: the wheel whose mlperf.conf has its seeds)
+    assert registry.default_round() == "v6.1"
+    assert registry.loadgen_version("v5.1") == "5.1.2"
+    assert registry.loadgen_version("v4.1") == "4.1.30"
+    with pytest.raises(InputError, match=r"runs of round v4\.0 cannot be made") as err:
+        registry.loadgen_version("v4.0")
+    assert err.value.field == "round" and "v5.1" in err.value.allowed
     assert {"resnet50", "efficientnet", "mobilenet"} <= set(registry.supported_models())
     assert registry.check_choice("backend", "onnx") == "onnxruntime"
     assert registry.check_choice("precision", "fp32") == "float32"

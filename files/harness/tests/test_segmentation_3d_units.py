@@ -334,3 +334,20 @@ def test_torchscript_model_path_is_checked_against_the_registry_md5(tmp_path):
     with pytest.raises(InputError, match="2251109371f408c9f10a4320ffdcaef8") as err:
         FAMILY.prepare_model(ctx)
     assert err.value.field == "model_path"
+
+
+def test_synthetic_set_makes_the_whole_inference_set_on_request(tmp_path):
+    """count=43: every inference case id (the checker's 3d-unet performance_sample_count and dataset
+    size are 43); the first four cases are the default set's, byte for byte."""
+    from fleetbench_harness.tasks.segmentation_3d import synthetic
+
+    cases = list(registry.load()["datasets"]["kits19"]["inference_cases"])
+    four, _ = synthetic.build(tmp_path / "four", cases, 4)
+    every, changed = synthetic.build(tmp_path / "all", cases, 43)
+    assert changed and json.loads((every / "inference_cases.json").read_text()) == cases
+    assert len(cases) == 43
+    for case in cases[:4]:
+        a = nibabel.load(str(four / case / "imaging.nii.gz")).get_fdata()
+        b = nibabel.load(str(every / case / "imaging.nii.gz")).get_fdata()
+        assert np.array_equal(a, b)
+    assert synthetic.build(tmp_path / "all", cases, 43) == (every, False)

@@ -6,7 +6,9 @@ label 1), a tumour blob in one (~60 HU, label 2) and noise; affine = diag(spacin
 reference preprocessing with the stand-in's 64^3 ROI, three cases are 64^3 (one window) and one
 is 96 x 64 x 64 (two windows), so sample sizes differ like the real set's (with the 128^3 ROI
 all are 128^3). Deterministic (seeded); case ids are the
-first registry inference cases, listed in ``inference_cases.json``.
+first registry inference cases, listed in ``inference_cases.json``. More than four cases (``-e count=43``:
+the whole inference set, as many as the checker's performance_sample_count and dataset size for 3d-unet)
+repeat the four layouts with new noise.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def build(dest: str | Path, case_ids: list[str], n: int, seed: int = 19) -> tupl
     import nibabel
 
     d = Path(dest)
-    ids = list(case_ids[: max(1, min(n, len(_LAYOUTS)))])
+    ids = list(case_ids[: max(1, min(n, len(case_ids)))])
     meta = d / "inference_cases.json"
     if (
         meta.is_file()
@@ -62,7 +64,9 @@ def build(dest: str | Path, case_ids: list[str], n: int, seed: int = 19) -> tupl
     ):
         return d, False
     rng = np.random.default_rng(seed)
-    for case, (shape, spacing) in zip(ids, _LAYOUTS, strict=False):
+    for i, case in enumerate(ids):
+        # the layouts repeat (new noise each time) past the first four cases
+        shape, spacing = _LAYOUTS[i % len(_LAYOUTS)]
         img, seg = _case(shape, spacing, rng)
         affine = np.diag([*spacing, 1.0])
         (d / case).mkdir(parents=True, exist_ok=True)
