@@ -1,4 +1,4 @@
-"""A submission tree of a non-default round (v5.1), built by the product, passes that round's official checker.
+"""A submission tree of a non-default round (v5.1), built by the product, passes that round's checker.
 
 The results tree is a real product run (tests/fixtures/round-trees/README.md: the command, the LoadGen
 5.1.2 it ran with, the date): ``run_mlperf.yml -e round=v5.1 -e execution_mode=valid`` of the 3d-unet-99
@@ -58,8 +58,8 @@ def _checker_checkout(dest, round_):
             handle.extractall(dest, filter="data")
         return dest
     pytest.skip(
-        f"no clone of mlcommons/inference holding commit {commit} (the v5.1 checker): set MLPERF_INFERENCE_GIT"
-        " to a clone (git clone https://github.com/mlcommons/inference)"
+        f"no clone of mlcommons/inference holding commit {commit} (the v5.1 checker): set "
+        "MLPERF_INFERENCE_GIT to a clone (git clone https://github.com/mlcommons/inference)"
     )
 
 
@@ -104,7 +104,7 @@ def test_v51_tree_from_a_v51_run_passes_the_v51_checker(tmp_path):
     assert checker["verdict"] == "PASS", checker.get("output_tail")
     assert checker["checked"] == 1
     assert "SUMMARY: submission looks OK" in (checker.get("summary") or "")
-    # the v5.1 layout: measurements beside the results in their own tree, named <system>_<impl>_<scenario>.json
+    # the v5.1 layout: measurements in a tree of their own, <system>_<implementation>_<scenario>.json
     sub = out / "submission" / "open" / "fleetbench"
     assert list(sub.glob("measurements/*/3d-unet-99/Offline/*_reference_Offline.json"))
     assert report["submission"]["problems"] == []
