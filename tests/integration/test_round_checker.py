@@ -26,7 +26,7 @@ from fleetbench_testlib import FIXTURES, REPO
 pytestmark = pytest.mark.slow
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 REGISTRY = yaml.safe_load((REPO / "files/harness/fleetbench_harness/registry.yml").read_text())
-TREE = FIXTURES / "round-trees" / "v5.1-3d-unet-open.tar.gz"
+TREE = FIXTURES / "round-trees" / "v5.1-3d-unet-open.tar.xz"
 # Where a clone of mlcommons/inference may be: the environment variable, else the workplace mirror.
 GIT_CANDIDATES = [os.environ.get("MLPERF_INFERENCE_GIT", ""), "/work/.mirror/mlcommons+inference/repo"]
 
