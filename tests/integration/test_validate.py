@@ -55,6 +55,14 @@ def run_validate(*extra: str, playbook: Path = PLAYBOOK) -> tuple[int, str, floa
             ["resnet50 has no compliance test 'TEST06'; allowed: TEST01, TEST04"],
         ),
         (['{"scenario": ["Offline", "Server"], "count": 0}'], ["count: 0 must be >= 1"]),
+        # a round whose LoadGen is not pinned (rounds.v4.0 has none): runs of it cannot be made
+        (
+            ["round=v4.0"],
+            [
+                "submission_round: runs of round v4.0 cannot be made",
+                "rounds whose runs can be made: v4.1, v5.0, v5.1, v6.0, v6.1",
+            ],
+        ),
     ],
 )
 def test_bad_request_fails_with_clear_message(extra, expected):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetbench_harness import __version__, registry, tasks
-from fleetbench_harness.errors import InputError
+from fleetbench_harness.errors import HarnessError, InputError
 from fleetbench_harness.loadgen import session
 from fleetbench_harness.loadgen import settings as lg_settings
 from fleetbench_harness.loadgen.lifecycle import exit_with_parent
@@ -220,6 +220,14 @@ def run(args: Any) -> dict[str, Any]:
             batch_timeout_ms=timeout_ms,
             stall_s=float(getattr(args, "watchdog_stall_s", None) or 600.0),
         )
+        if audit_dst is not None:
+            ignored = session.audit_not_applied(out, lg_settings.read_audit_config(audit_dst))
+            if ignored:
+                raise HarnessError(
+                    f"mlcommons-loadgen {installed} did not apply the compliance audit.config ("
+                    + "; ".join(ignored)
+                    + "): this LoadGen cannot run the test"
+                )
         workload_info = wl.info()
         backend_info, dataset_info = dict(wl.backend_info), dict(wl.dataset_info)
     finally:

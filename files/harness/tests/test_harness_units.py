@@ -293,3 +293,32 @@ def test_harness_exits_at_once_when_its_parent_died_during_start_up(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 3, proc
     assert "parent process ended" in proc.stderr
+
+
+def test_audit_settings_loadgen_ignored_are_named(tmp_path):
+    """LoadGen 4.1.30 logs effective_accuracy_log_sampling_target 0 under TEST01's audit.config (it reads
+    the accuracy_log_* keys from its mlperf.conf only): the harness names what was not applied."""
+    from fleetbench_harness.loadgen import session
+
+    def rec(key, value):
+        return ":::MLLOG " + json.dumps({"key": key, "value": value}) + "\n"
+
+    (tmp_path / "mlperf_log_detail.txt").write_text(
+        rec("effective_accuracy_log_rng_seed", 0)
+        + rec("effective_accuracy_log_sampling_target", 0)
+        + rec("effective_mode", "PerformanceOnly")
+    )
+    audit = {
+        "mode": 2.0,
+        "accuracy_log_rng_seed": 720381539243781796.0,
+        "accuracy_log_sampling_target": 1024.0,
+    }
+    assert session.audit_not_applied(tmp_path, audit) == [
+        "accuracy_log_rng_seed = 720381539243781760 in audit.config, LoadGen used 0",
+        "accuracy_log_sampling_target = 1024 in audit.config, LoadGen used 0",
+    ]
+    (tmp_path / "mlperf_log_detail.txt").write_text(
+        rec("effective_accuracy_log_rng_seed", 720381539243781796)
+        + rec("effective_accuracy_log_sampling_target", 1024)
+    )
+    assert session.audit_not_applied(tmp_path, audit) == []

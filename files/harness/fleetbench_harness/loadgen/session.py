@@ -11,6 +11,7 @@ not have fails with what it needs instead of hanging.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -48,6 +49,50 @@ def place_audit_config(out: Path, audit_config: str | None) -> Path | None:
         print(f"fleetbench_harness: removing stale {dst} (no --audit-config given)", file=sys.stderr)
         dst.unlink()
     return None
+
+
+# audit.config keys LoadGen does not log as effective_<key> with the same value (mode is logged as a
+# name, accuracy_log_probability scaled by 0.01): not compared by audit_not_applied.
+_AUDIT_UNCOMPARED = frozenset({"mode", "accuracy_log_probability"})
+
+
+def audit_not_applied(out: Path, audit: dict[str, float]) -> list[str]:
+    """audit.config settings LoadGen ignored: ``effective_<key>`` in ``out/mlperf_log_detail.txt`` differs.
+
+    LoadGen 4.1.30, for one, reads the accuracy_log_* keys from its compiled mlperf.conf only (its
+    FromConfig takes them when ``is_mlperf_conf``), so TEST01's audit.config does not sample
+    anything there: the run would look like a compliance run and log no response. Judged by what
+    the LoadGen did (its detail log), not by its version.
+    """
+    effective: dict[str, Any] = {}
+    detail = out / "mlperf_log_detail.txt"
+    try:
+        lines = detail.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        if not line.startswith(":::MLLOG "):
+            continue
+        try:
+            rec = json.loads(line[len(":::MLLOG ") :])
+        except ValueError:
+            continue
+        key = str(rec.get("key", ""))
+        if key.startswith("effective_"):
+            effective[key[len("effective_") :]] = rec.get("value")
+    problems = []
+    for key, want in sorted(audit.items()):
+        got = effective.get(key)
+        if key in _AUDIT_UNCOMPARED or got is None:
+            continue
+        try:
+            same = float(got) == float(want)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            shown = int(want) if float(want).is_integer() else want
+            problems.append(f"{key} = {shown} in audit.config, LoadGen used {got}")
+    return problems
 
 
 def check_audit(audit: dict[str, float], total: int, performance_sample_count: int) -> None:
