@@ -41,7 +41,14 @@ def _allowed(registry: dict, name: str, entry: dict) -> str:
         values, _, aliases, implemented = choice_values(registry, entry)
         if entry.get("choices") == "models":
             models = registry["models"]
-            implemented = [m for m in values if family_implemented(models[m].get("family"))]
+            # As the validate step decides: the family's harness folder, and something to run
+            # (an artifact or a stand-in; mixtral-8x7b, llama3.1-405b and deepseek-r1 have neither).
+            implemented = [
+                m
+                for m in values
+                if family_implemented(models[m].get("family"))
+                and (models[m].get("artifacts") or models[m].get("stand_ins"))
+            ]
         text = ", ".join(f"`{v}`" if v in implemented else f"{v}\u2020" for v in values)
         if aliases:
             text += " (aliases: " + ", ".join(f"{a}\u2192{c}" for a, c in aliases.items()) + ")"

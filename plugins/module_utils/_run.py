@@ -597,21 +597,42 @@ def _verify_compliance(params, staging, parsed):
         # TEST06 (LLMs): first token, EOS and sample length of this run's own accuracy log.
         lg_scenarios = params["model_info"].get("loadgen_scenario") or {}
         scenario = lg_scenarios.get(params["scenario"], params["scenario"])
+        eos_token_id, eos_source = test06_eos(params, info, read_harness_json(staging))
         try:
             res = verify_test06(
                 os.path.join(staging, "mlperf_log_accuracy.json"),
                 scenario=scenario,
-                eos_token_id=(info.get("eos_token_id") or {}).get(params["model"]),
+                eos_token_id=eos_token_id,
                 dtype=info.get("dtype", "int32"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RunFailed(f"{test} verification: {exc}") from exc
         with open(os.path.join(staging, "verify_accuracy.txt"), "w", encoding="utf-8") as fh:
             fh.write(res.pop("text"))
+        res.update(eos_token_id=eos_token_id, eos_source=eos_source)
         out["accuracy"] = res
         checks.append(res["passed"])
     out["passed"] = bool(checks) and all(checks)
     return out
+
+
+def test06_eos(params, info, harness):
+    """(EOS id, where it came from) for TEST06's EOS check of this run.
+
+    The benchmark checkpoint's id is the registry's (``compliance.TEST06.eos_token_id.<model>``, what
+    run_verification.py is given). A stand-in has its own tokenizer (SmolLM2's EOS is not Llama 3.1's
+    128009), so its run is checked with the EOS the harness loaded (harness.json ``workload``).
+    Raises RunFailed when neither is known.
+    """
+    registered = (info.get("eos_token_id") or {}).get(params["model"])
+    loaded = ((harness or {}).get("workload") or {}).get("eos_token_id")
+    if params.get("stand_in_model") and loaded is not None:
+        return int(loaded), "stand-in tokenizer (harness.json)"
+    if registered is None:
+        raise RunFailed(
+            f"TEST06: no EOS token id for {params['model']} (registry compliance.TEST06.eos_token_id)"
+        )
+    return int(registered), "registry compliance.TEST06.eos_token_id"
 
 
 def _keep_failed(staging, run_dir):

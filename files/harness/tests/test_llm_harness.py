@@ -178,6 +178,7 @@ def test_server_streams_first_tokens_and_token_counts(tmp_path, tiny_llama, orca
     info = json.loads((out / "harness.json").read_text())
     assert info["workload"]["streaming"] and info["workload"]["max_new_tokens"] == 6
     assert info["workload"]["max_new_tokens_capped"] and info["workload"]["pretokenized"]
+    assert info["workload"]["eos_token_id"] == 2  # the tiny Llama's (TEST06 checks a stand-in with it)
     assert info["options"] == {"max_new_tokens": 6}
 
 

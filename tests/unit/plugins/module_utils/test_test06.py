@@ -3,6 +3,7 @@
 import json
 import struct
 
+import pytest
 from ansible_collections.fleetbench.mlperf.plugins.module_utils import _test06 as T
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
 from fleetbench_testlib import MLPERF_LOGS
@@ -69,3 +70,22 @@ def test_registry_carries_the_test06_facts():
     t6 = load_registry()["compliance"]["TEST06"]
     assert t6["audit"]["accuracy_log_sampling_target"] == 100
     assert t6["eos_token_id"]["llama2-70b-99"] == 2 and t6["eos_token_id"]["llama3.1-8b"] == 128009
+    models = load_registry()["models"]
+    # Every model with TEST06 has its EOS id (constants.py @ b66003e1 models_TEST06).
+    with_test06 = {m for m, e in models.items() if "TEST06" in e.get("compliance_tests", [])}
+    assert with_test06 <= set(t6["eos_token_id"])
+
+
+def test_eos_of_a_stand_in_run_is_its_own_tokenizers():
+    from ansible_collections.fleetbench.mlperf.plugins.module_utils._run import RunFailed, test06_eos
+
+    info = load_registry()["compliance"]["TEST06"]
+    harness = {"workload": {"eos_token_id": 2}}
+    real = {"model": "llama3.1-8b", "stand_in_model": None}
+    assert test06_eos(real, info, harness) == (128009, "registry compliance.TEST06.eos_token_id")
+    stand_in = dict(real, stand_in_model="smollm2-135m")
+    assert test06_eos(stand_in, info, harness) == (2, "stand-in tokenizer (harness.json)")
+    # A harness that reported no EOS: the registry's id.
+    assert test06_eos(stand_in, info, {})[0] == 128009
+    with pytest.raises(RunFailed, match="no EOS token id for gptj-99"):
+        test06_eos({"model": "gptj-99", "stand_in_model": None}, info, {})

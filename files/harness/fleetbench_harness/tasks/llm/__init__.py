@@ -147,6 +147,9 @@ class LLM(TaskFamily):
             "prompts_truncated": truncated["count"],
             "prompt_token_limit": truncated["limit"],
             "pretokenized": truncated["pretokenized"],
+            # The loaded model's EOS (TEST06's EOS check of a stand-in run uses it: the registry's id
+            # is the benchmark checkpoint's tokenizer).
+            "eos_token_id": engine.eos_token_id,
         }
         wl = LLMWorkload(
             engine, prompts, params, int(ctx.entry["performance_sample_count"]), streaming, workers, info
