@@ -88,7 +88,7 @@ def resolve_round(registry, requested=None, tree=None):
         registry does not know falls back to the default, and ``origin`` says so.
     """
     if requested:
-        return round_facts(registry, requested)["name"], f"request (round={requested})"
+        return round_facts(registry, requested)["name"], f"request (submission_round / round = {requested})"
     found = round_from_path(tree) if tree else None
     if found:
         if found in round_names(registry):

@@ -175,7 +175,7 @@ def test_report_names_the_round_and_its_origin(tmp_path):
     assert run["metric"] == "inferred_completed_tokens_per_second" and run["value"] == pytest.approx(19233.84)
     # the same tree judged by the rules of round v4.0 (-e submission_round=v4.0): scheduled samples/s
     old = _report.build_report(root, tmp_path / "out4", registry=REG, round_="v4.0")
-    assert old["round"]["origin"] == "request (round=v4.0)"
+    assert old["round"]["origin"] == "request (submission_round / round = v4.0)"
     assert old["runs"][0]["value"] == pytest.approx(279.74) and old["runs"][0]["unit"] == "samples/s"
 
 
