@@ -58,9 +58,8 @@ def measure(
         argv += ["--input", f"{name}={path}"]
     if limit:
         argv += ["--limit", str(limit)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HARNESS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    res = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    # The script puts the harness on sys.path itself (HARNESS above).
+    res = subprocess.run(argv, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"bare loop failed ({res.returncode}):\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
