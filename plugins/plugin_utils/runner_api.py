@@ -46,7 +46,7 @@ from typing import Any
 # <repo>/plugins/plugin_utils/runner_api.py -> <repo>
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK_DIR = REPO / "playbooks"
-CALLBACK = "fleetbench.mlperf.mlperf_hosts"
+CALLBACK = "fleetbench.mlperf.mlperf_hosts,fleetbench.mlperf.preload"
 REPORT_FILES = {"md": "report.md", "html": "report.html", "json": "report.json"}
 
 
