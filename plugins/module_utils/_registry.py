@@ -14,7 +14,7 @@ resolve_request`` keeps working.
 Public API
 ----------
 ``load_registry(path=None) -> dict``
-    The parsed registry (cached per path and process, and on disk as JSON by content hash).
+    The parsed registry (cached per path).
 ``resolve_request(raw_vars, registry=None) -> dict``
     Canonical, defaulted request (shape documented on the function).
     Raises :class:`RequestError` listing *every* problem of the request.
@@ -31,8 +31,6 @@ Public API
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -62,50 +60,16 @@ def registry_path() -> Path:
     return Path(env) if env else COLLECTION_ROOT / REGISTRY_RELPATH
 
 
-# Parsed copies of registries as JSON, named by the SHA-256 of the YAML text: Ansible runs each task in
-# a fresh worker process, where even libyaml takes ~0.15 s for the 140 kB registry and JSON ~2 ms. The
-# name is the content hash, so a copy is never stale; unreadable or unwritable copies are ignored.
-_DISK_CACHE_KEEP = 8
-
-
-def _disk_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fleetbench_mlperf"
-
-
-def _parse_registry_text(text: str) -> dict:
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-    cached = _disk_cache_dir() / f"registry-{digest}.json"
-    try:
-        return json.loads(cached.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    data = _safe_load(text)
-    try:
-        as_json = json.dumps(data)
-        # Only a registry that JSON carries unchanged (no int keys, dates, ...) is cached.
-        if json.loads(as_json) == data:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-            tmp.write_text(as_json, encoding="utf-8")
-            os.replace(tmp, cached)
-            old = sorted(cached.parent.glob("registry-*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
-            for stale in old[_DISK_CACHE_KEEP:]:
-                stale.unlink(missing_ok=True)
-    except (OSError, TypeError, ValueError):
-        pass
-    return data
-
-
 def load_registry(path: str | os.PathLike | None = None) -> dict:
-    """Parse and cache the registry (per process, and as JSON under ``~/.cache/fleetbench_mlperf``).
+    """Parse and cache the registry (per process; the ``preload`` callback parses it before Ansible forks).
 
     Raises FileNotFoundError / yaml.YAMLError, and ValueError for a file that is not a registry.
     """
     p = Path(path) if path else registry_path()
     key = str(p.resolve())
     if key not in _CACHE:
-        data = _parse_registry_text(p.read_text(encoding="utf-8"))
+        with open(p, encoding="utf-8") as fh:
+            data = _safe_load(fh)
         if not isinstance(data, dict) or "models" not in data or "variations" not in data:
             raise ValueError(f"{p}: not a fleetbench registry (needs 'models' and 'variations')")
         _CACHE[key] = data
