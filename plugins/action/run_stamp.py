@@ -122,6 +122,11 @@ class ActionModule(ActionBase):
         if not boolean(args.get("skip_current", True), strict=False):
             return dict(out, reason="skip_current is false")
         if request.get("rerun"):
+            # The SUT's results are about to be replaced: an interrupted rerun must not leave the old
+            # stamp saying the controller's (older) copy is current.
+            if not self._task.check_mode and os.path.exists(args["stamp"]):
+                os.unlink(args["stamp"])
+                return dict(out, reason="rerun requested (the last complete run's stamp is void)")
             return dict(out, reason="rerun requested")
         stamp = _run_stamp.read_stamp(args["stamp"])
         if stamp is None:

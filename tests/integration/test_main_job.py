@@ -264,6 +264,18 @@ def test_rerun_runs_the_benchmarks_again(job):
     assert after[0] != before[0] and after[1] != before[1]
 
 
+def test_an_interrupted_rerun_leaves_the_sut_not_current(job):
+    # rerun=true voids the stamp as soon as the validate step decides to run again; stopping there
+    # (validate.yml alone stands for a run interrupted before its fetch) must not leave the next
+    # plain run calling the SUT current with the controller's older copy.
+    proc = job.run("-e", "rerun=true", playbook="validate.yml")
+    assert proc.returncode == 0, _fail(proc, "validate with rerun=true failed")
+    assert "the last complete run's stamp is void" in _flat(proc), _fail(proc, "stamp not voided")
+    proc = job.run("--check")
+    assert "current, left out of this run" not in _flat(proc), _fail(proc, "still current")
+    assert "no complete run recorded" in _flat(proc), _fail(proc, "no reason shown")
+
+
 def test_check_mode_on_a_fresh_host_writes_nothing(tmp_path, fleet_shared_dir):
     """--check before any provision: every step reports what it would do; no file appears on the SUT."""
     fresh = Job(tmp_path, tmp_path / "venvs")

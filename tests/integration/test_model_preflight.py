@@ -106,7 +106,7 @@ def test_preflight_passes_a_cached_checkpoint_a_token_and_other_artifacts(tmp_pa
     proc = _preflight(tmp_path, {"model": "llama3.1-8b"}, hf_token="hf_not_a_real_token")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "hf_not_a_real_token" not in proc.stdout + proc.stderr
-    # A stand-in, a model_path and a file artifact are not the preflight's business.
+    # A stand-in, an existing model_path and a file artifact pass.
     for request in (
         {"model": "gptj-99", "stand_in_model": "tiny-gptj"},
         {"model": "gptj-99", "model_path": str(tmp_path)},
@@ -118,3 +118,12 @@ def test_preflight_passes_a_cached_checkpoint_a_token_and_other_artifacts(tmp_pa
     (cached / "config.json").unlink()
     proc = _preflight(tmp_path, {"model": "gptj-99"})
     assert proc.returncode != 0 and "model_path: model=gptj-99" in _one_line(proc.stdout)
+
+
+def test_missing_model_path_fails_in_the_preflight(tmp_path, no_playbook):
+    # A model_path that is not on the SUT is found before the venv (minutes), not in prepare-model.
+    missing = tmp_path / "no-such-checkpoint"
+    proc = _preflight(tmp_path, {"model": "gptj-99", "model_path": str(missing)})
+    out = _one_line(proc.stdout)
+    assert proc.returncode != 0, out[-3000:]
+    assert f"model_path: '{missing}' is not a file or folder on localhost" in out, out[-3000:]
