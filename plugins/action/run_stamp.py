@@ -139,10 +139,16 @@ class ActionModule(ActionBase):
             return dict(out, reason=f"its last run was {last['status']}{where} ({last.get('updated', '?')})")
         out["recorded"] = stamp.get("recorded")
         if stamp.get("fingerprint") != out["fingerprint"]:
-            changed = _run_stamp.changed_parts(stamp.get("parts") or {}, parts)
-            return dict(
-                out, reason="changed since the last complete run: " + ", ".join(changed or ["inputs"])
-            )
+            old_parts = stamp.get("parts") or {}
+            changed = _run_stamp.changed_parts(old_parts, parts)
+            reason = "changed since the last complete run: " + ", ".join(changed or ["inputs"])
+            if old_parts.get("request:submission_round") != parts.get("request:submission_round"):
+                # One output_dir holds one tree per SUT: the other round's runs are replaced there.
+                reason += (
+                    " (output_dir holds this SUT's results of another round, which this run replaces;"
+                    " give another output_dir to keep both)"
+                )
+            return dict(out, reason=reason)
         problem = _pack.copy_problem(
             stamp.get("results_local_root", ""), stamp.get("pack_checksum")
         ) or _run_stamp.request_problem(stamp.get("results_local_root", ""), request)

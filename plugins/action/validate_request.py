@@ -25,6 +25,7 @@ import tempfile
 import yaml
 from ansible import context
 from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
@@ -36,6 +37,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
     load_registry,
     request_names,
     resolve_request,
+    role_entry_specs,
     role_input_names,
     role_input_types,
     submission_problems,
@@ -115,8 +117,43 @@ class ActionModule(ActionBase):
     """Resolve + validate the MLPerf request; return it as ``request``."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("request", "check_extra_vars", "allow", "runs"))
+    _VALID_ARGS = frozenset(("request", "check_extra_vars", "allow", "runs", "role_inputs"))
     _requires_connection = False
+
+    def _role_input_problems(self, task_vars) -> list[dict]:
+        """Problems of the role inputs this host gives, against every public role's argument specs.
+
+        The playbooks import their roles with ``rolespec_validate: false`` (one argument-spec task per
+        role and host less) because this check covers them, once per host and before anything runs.
+        A value that cannot be templated yet (it names a fact of a later step) is left to the role.
+        """
+        problems: list[dict] = []
+        seen: set = set()
+        for entry, spec in role_entry_specs().items():
+            given = {}
+            for name in spec:
+                if name not in task_vars or name == "mlperf_request":
+                    continue
+                try:
+                    given[name] = self._templar.template(task_vars[name])
+                except AnsibleError:
+                    continue
+            if not given:
+                continue
+            errors = ArgumentSpecValidator(spec).validate(given, validate_role_argument_spec=True)
+            for message in errors.error_messages:
+                if message in seen:
+                    continue
+                seen.add(message)
+                field = next((n for n in given if re.search(rf"\b{re.escape(n)}\b", message)), entry)
+                problems.append(
+                    {
+                        "field": field,
+                        "value": None,  # the validator's message names the value where it is safe
+                        "message": f"{field}: {message} (role {entry.replace(':', ', entry point ')})",
+                    }
+                )
+        return problems
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -219,6 +256,13 @@ class ActionModule(ActionBase):
             problems.extend(proxy_env_problems(self._templar.template(task_vars.get("proxy_env"))))
         except AnsibleError:
             problems.extend(proxy_env_problems(task_vars.get("proxy_env")))
+
+        if boolean(args.get("role_inputs", False), strict=False):
+            try:
+                problems.extend(self._role_input_problems(task_vars))
+            except ValueError as exc:
+                result.update(failed=True, msg=f"validate_request: {to_text(exc)}")
+                return result
 
         if problems:
             unknown = [p for p in problems if ": unknown variable" in p["message"]]

@@ -205,6 +205,41 @@ def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
     return _ROLE_INPUTS[key]
 
 
+_ROLE_SPECS: dict[str, dict[str, dict]] = {}
+
+
+def role_entry_specs(roles_dir: Path | None = None) -> dict[str, dict]:
+    """``{"<role>:<entry point>": options}`` of every public role (not ``_``-prefixed), cached per directory.
+
+    ``options`` is the entry point's ``argument_spec`` as ``ArgumentSpecValidator`` takes it, with
+    ``required`` dropped and internal (``__``-prefixed) options left out: it checks the inputs a host
+    gives (inventory, extra vars) up front, where a role's defaults and the earlier roles' facts do not
+    exist yet. Raises ValueError when a spec cannot be read.
+    """
+    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
+    key = str(roles)
+    if key not in _ROLE_SPECS:
+        specs: dict[str, dict] = {}
+        for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
+            role = spec.parent.parent.name
+            if role.startswith("_"):
+                continue
+            try:
+                data = _safe_load(spec.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"cannot read {spec}: {exc}") from exc
+            for entry, body in (data.get("argument_specs") or {}).items():
+                options = {}
+                for name, option in ((body or {}).get("options") or {}).items():
+                    if name.startswith("__"):
+                        continue
+                    option = {k: v for k, v in (option or {}).items() if k not in ("required", "description")}
+                    options[name] = option
+                specs[f"{role}:{entry}"] = options
+        _ROLE_SPECS[key] = specs
+    return _ROLE_SPECS[key]
+
+
 def role_input_names(roles_dir: Path | None = None) -> frozenset:
     """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
     return frozenset(role_input_types(roles_dir))
@@ -240,6 +275,7 @@ __all__ = [
     "registry_path",
     "request_names",
     "resolve_request",
+    "role_entry_specs",
     "role_input_names",
     "role_input_types",
     "submission_problems",

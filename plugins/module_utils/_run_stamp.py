@@ -136,11 +136,30 @@ def mismatched(expected, actual):
     return sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
 
 
-def compare_digests(paths=(), names_only=(), expected=None):
-    """The ``path_digests`` module's result: ``{digests, mismatched, unchanged, changed: False}``.
+def content_sha1(path):
+    """sha1 hex of the regular file ``path``'s content (symlinks followed), or None when it is not one.
+
+    The digest ``ansible.builtin.stat`` gives with ``checksum_algorithm: sha1``, so a role compares it
+    with ``'text' | hash('sha1')`` as it did with stat, for several files in one module run.
+    """
+    if not os.path.isfile(path):
+        return None
+    h = hashlib.sha1()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def compare_digests(paths=(), names_only=(), expected=None, checksums=()):
+    """The ``path_digests`` module's result: ``{digests, mismatched, unchanged, checksums, changed: False}``.
 
     ``mismatched`` lists the keys that differ from ``expected`` (empty without it); ``unchanged`` is
-    true only when ``expected`` was given and nothing differs.
+    true only when ``expected`` was given and nothing differs. ``checksums`` maps each of the
+    ``checksums`` files to :func:`content_sha1` (None: absent).
     """
     found = digests(paths, names_only)
     diff = mismatched(expected, found) if expected is not None else []
@@ -149,6 +168,7 @@ def compare_digests(paths=(), names_only=(), expected=None):
         "digests": found,
         "mismatched": diff,
         "unchanged": expected is not None and not diff,
+        "checksums": {path: content_sha1(path) for path in checksums},
     }
 
 

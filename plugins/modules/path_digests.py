@@ -30,6 +30,13 @@ options:
   expected:
     description: Digests from an earlier run (same keys); RV(mismatched) lists those that differ.
     type: dict
+  checksums:
+    description:
+      - Files whose content sha1 is returned in RV(checksums), the digest of C(ansible.builtin.stat) with
+        C(checksum_algorithm=sha1); several marker files are read in one module run.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -73,6 +80,12 @@ unchanged:
   description: True when O(expected) was given and nothing differs.
   returned: always
   type: bool
+checksums:
+  description: Content sha1 hex of each O(checksums) file; null when it is not a regular file.
+  returned: always
+  type: dict
+  sample:
+    /opt/fb/venvs/onnxruntime-cpu/fleetbench-requirements.txt: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -82,13 +95,14 @@ ARGUMENT_SPEC = {
     "paths": {"type": "list", "elements": "str", "default": []},
     "names_only": {"type": "list", "elements": "str", "default": []},
     "expected": {"type": "dict"},
+    "checksums": {"type": "list", "elements": "str", "default": []},
 }
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    module.exit_json(**_run_stamp.compare_digests(p["paths"], p["names_only"], p["expected"]))
+    module.exit_json(**_run_stamp.compare_digests(p["paths"], p["names_only"], p["expected"], p["checksums"]))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,15 @@ options:
       - C(false) for a step that only reads results (collect.yml) - every round the checker knows is accepted.
     type: bool
     default: true
+  role_inputs:
+    description:
+      - Also check the host's inputs of every public role (inventory and extra vars named in the roles'
+        C(meta/argument_specs.yml)) against those specs, once, before any role runs; the collection's
+        playbooks then import their roles with C(rolespec_validate=false).
+      - Options that are not given, internal (C(__)-prefixed) options and values that cannot be templated
+        yet (they name a fact of a later step) are left to the roles.
+    type: bool
+    default: false
 notes:
   - Runs in check mode like in normal mode (it changes nothing).
 attributes:

@@ -264,6 +264,13 @@ def test_rerun_runs_the_benchmarks_again(job):
     assert after[0] != before[0] and after[1] != before[1]
 
 
+def test_another_round_says_it_replaces_this_output_dirs_results(job):
+    proc = job.run("-e", "round=v5.0", playbook="validate.yml")
+    assert proc.returncode == 0, _fail(proc, "validate with round=v5.0 failed")
+    assert "request field submission_round" in _flat(proc), _fail(proc, "round change not named")
+    assert "give another output_dir to keep both" in _flat(proc), _fail(proc, "no output_dir advice")
+
+
 def test_an_interrupted_rerun_leaves_the_sut_not_current(job):
     # rerun=true voids the stamp as soon as the validate step decides to run again; stopping there
     # (validate.yml alone stands for a run interrupted before its fetch) must not leave the next
@@ -272,7 +279,7 @@ def test_an_interrupted_rerun_leaves_the_sut_not_current(job):
     assert proc.returncode == 0, _fail(proc, "validate with rerun=true failed")
     assert "the last complete run's stamp is void" in _flat(proc), _fail(proc, "stamp not voided")
     proc = job.run("--check")
-    assert "current, left out of this run" not in _flat(proc), _fail(proc, "still current")
+    assert f"current, left out of this run: - {SUT}" not in _flat(proc), _fail(proc, "still current")
     assert "no complete run recorded" in _flat(proc), _fail(proc, "no reason shown")
 
 

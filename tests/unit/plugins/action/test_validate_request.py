@@ -112,3 +112,27 @@ def test_relative_output_dir_is_made_absolute_against_the_working_directory(tmp_
     monkeypatch.chdir(tmp_path)
     res = run_action(task_vars={"model": "efficientnet", "output_dir": "relout"})
     assert res["request"]["output_dir"] == str(tmp_path / "relout")
+
+
+def test_role_inputs_are_checked_once_against_every_role_spec():
+    # An inventory value of the wrong type fails in the validate step, naming the field and its role.
+    tv = {"model": "resnet50", "dataset_probe_timeout": "soon", "sut_facts_probe_timeout": "30"}
+    res = run_action(args={"role_inputs": True}, task_vars=tv)
+    assert res["failed"], res
+    assert "dataset_probe_timeout: " in res["msg"] and "(role dataset, entry point main)" in res["msg"]
+    # "30" converts to an int: not a problem; nor is a value whose template names a later fact.
+    assert "sut_facts_probe_timeout" not in res["msg"]
+    tv = {"model": "resnet50", "dataset_probe_timeout": trust_as_template("{{ not_yet_set }}")}
+    res = run_action(args={"role_inputs": True}, task_vars=tv)
+    assert not res.get("failed"), res
+    # Without role_inputs the roles' own argument-spec tasks are left to check it.
+    res = run_action(task_vars={"model": "resnet50", "dataset_probe_timeout": "soon"})
+    assert not res.get("failed"), res
+
+
+def test_role_entry_specs_leave_out_internal_roles_and_options():
+    specs = V.role_entry_specs()
+    assert "python_env:main" in specs and "results:fetch" in specs
+    assert not any(key.startswith("_") for key in specs)
+    assert not any(name.startswith("__") for options in specs.values() for name in options)
+    assert not any(option.get("required") for options in specs.values() for option in options.values())

@@ -116,3 +116,18 @@ def test_host_status_reads_the_hosts_json_entry(tmp_path):
     assert _run_stamp.host_status(str(hosts), "sut_a") is None
     hosts.write_text("[not json")
     assert _run_stamp.host_status(str(hosts), "sut_b") is None
+
+
+def test_checksums_match_stat_sha1_and_null_for_missing(tmp_path):
+    import hashlib
+
+    marker = tmp_path / "venv" / "fleetbench-requirements.txt"
+    marker.parent.mkdir()
+    marker.write_text("# pins\nonnxruntime==1.20\n")
+    out = _run_stamp.compare_digests(checksums=[str(marker), str(tmp_path / "nope"), str(tmp_path)])
+    assert out["checksums"] == {
+        str(marker): hashlib.sha1(marker.read_bytes()).hexdigest(),
+        str(tmp_path / "nope"): None,
+        str(tmp_path): None,  # a directory is not a marker
+    }
+    assert out["changed"] is False
