@@ -33,6 +33,7 @@ PRELOADED = (
     "ansible_collections.fleetbench.mlperf.plugins.filter.mlperf",
     "ansible_collections.fleetbench.mlperf.plugins.action.validate_request",
     "ansible_collections.fleetbench.mlperf.plugins.action.run_stamp",
+    "ansible_collections.fleetbench.mlperf.plugins.action.url_probe",
 )
 
 
