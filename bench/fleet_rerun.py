@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Wall time of a cached re-run of the main job for 1, 4 and 8 loopback SUTs.
 
-Target (issue #4): a cached re-run of 8 SUTs takes at most 1.5x the time of 1 SUT.
+Targets: a cached re-run of 8 SUTs takes at most 1.5x the wall time of 1 SUT (issue 4, the
+``current`` kind; issue 14 asks it of the ``full`` kind too), and the controller's CPU seconds per SUT
+(ansible-playbook and every process it waited for; the SUT side of a loopback host runs under sshd
+and is not counted) are half of what they were before issue 14 (9.0 s per SUT for 8 SUTs, ``full``).
+On loopback SUTs the SUTs' own work shares the controller's cores, so the ``full`` wall ratio is
+bounded by the machine, not the controller: read it together with ``machine CPU busy``.
 
 Three kinds of cached re-run are timed for each N (``--kinds``):
 
 * ``current`` (the default job): every SUT is current (run stamp: same inputs, the
-  controller holds its results), so no SUT is contacted; the target applies to this one.
+  controller holds its results), so no SUT is contacted.
 * ``verified`` (``-e mlperf_verify_current=true``): the same, plus one module run per SUT
   that checks the files its results depend on.
 * ``full`` (``-e mlperf_skip_current=false``): every step on every SUT, each a no-op
@@ -61,6 +66,8 @@ REQUEST = {
     "test_query_count": 16,
 }
 TARGET_RATIO = 1.5
+#: Issue 14: half the 9.0 s of controller CPU per SUT that a full re-run of 8 loopback SUTs took before it.
+TARGET_CPU_PER_SUT_S = 4.5
 
 
 def inventory(sshd: LoopbackSshd, root: Path, shared: Path, n: int) -> Path:
@@ -233,11 +240,18 @@ def main() -> int:
     for kind, by_n in figures["kinds"].items():
         ratio = by_n[sizes[-1]]["best_s"] / by_n[sizes[0]]["best_s"]
         figures.setdefault("ratio", {})[kind] = round(ratio, 2)
-        verdict = ("met" if ratio <= TARGET_RATIO else "NOT met") if kind == "current" else "for comparison"
+        verdict = ("met" if ratio <= TARGET_RATIO else "NOT met") if kind != "verified" else "for comparison"
         print(
             f"{kind:>8}: {sizes[-1]} SUTs / {sizes[0]} SUT = {ratio:.2f} "
             f"(target <= {TARGET_RATIO}: {verdict})"
         )
+        if kind == "full":
+            per_sut = by_n[sizes[-1]]["controller_cpu_s_per_sut"]
+            met = "met" if per_sut <= TARGET_CPU_PER_SUT_S else "NOT met"
+            print(
+                f"    full: controller CPU {per_sut:.2f} s per SUT at {sizes[-1]} SUTs "
+                f"(target <= {TARGET_CPU_PER_SUT_S}: {met})"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
