@@ -103,6 +103,23 @@ class ActionModule(ActionBase):
             return None
         return _run_stamp.content_digest(real, ["."])
 
+    @staticmethod
+    def _report_behind(args):
+        """True when output_dir's report.json is older than this host's stamp (or missing).
+
+        The stamp is recorded in collect's fetch play, the report in the play after it: a run stopped
+        in between leaves a stamp of results that no report shows, so the report must be written again
+        even though every SUT is current.
+        """
+        hosts_file = args.get("hosts_file")
+        if not hosts_file:
+            return False
+        report = os.path.join(os.path.dirname(str(hosts_file)), "report.json")
+        try:
+            return os.stat(report).st_mtime_ns < os.stat(args["stamp"]).st_mtime_ns
+        except OSError:
+            return True
+
     def _check(self, args, task_vars):
         request = args.get("request")
         if not isinstance(request, dict):
@@ -154,7 +171,9 @@ class ActionModule(ActionBase):
         ) or _run_stamp.request_problem(stamp.get("results_local_root", ""), request)
         if problem:
             return dict(out, reason=problem)
-        current = dict(out, current=True, facts=stamp.get("facts") or {})
+        current = dict(
+            out, current=True, facts=stamp.get("facts") or {}, report_behind=self._report_behind(args)
+        )
         if not boolean(args.get("verify_sut", False), strict=False):
             return dict(
                 current, reason="inputs and the controller's copy unchanged since the last complete run"

@@ -198,16 +198,25 @@ def content_digest(root, subdirs):
     return h.hexdigest()
 
 
+#: Request fields that say what to do this time, not what the results are of: a plain run after a
+#: completed ``rerun=true`` is current (``regenerate_files`` has no effect, a warning says so).
+NOT_FINGERPRINTED = frozenset({"rerun", "regenerate_files"})
+
+
 def fingerprint_parts(request, inputs, collection, harness_source=None):
-    """``{part: sha256}``: one "request:<field>" per request field, "collection", one "var:<name>"
-    per input, "harness_source".
+    """``{part: sha256}``: one "request:<field>" per request field (not :data:`NOT_FINGERPRINTED`),
+    "collection", one "var:<name>" per input, "harness_source".
 
     ``request`` is the resolved request (dict), ``inputs`` maps input variable names to their
     raw values (None and "" count as not given: ``-e x=`` is the same input as no ``x``),
     ``collection`` and ``harness_source`` are content digests (the latter None when the harness
     source is the collection's own).
     """
-    parts = {f"request:{field}": _sha(_canonical(value)) for field, value in request.items()}
+    parts = {
+        f"request:{field}": _sha(_canonical(value))
+        for field, value in request.items()
+        if field not in NOT_FINGERPRINTED
+    }
     parts["collection"] = collection
     parts.update(
         {f"var:{name}": _sha(_canonical(value)) for name, value in inputs.items() if value not in (None, "")}

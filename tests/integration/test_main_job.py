@@ -262,6 +262,25 @@ def test_rerun_runs_the_benchmarks_again(job):
     assert recap(proc.stdout)[SUT]["changed"] >= 2
     after = (json.loads(perf.read_text())["started"], json.loads(acc.read_text())["started"])
     assert after[0] != before[0] and after[1] != before[1]
+    # rerun says what to do this time, not what the results are of: the plain run after it is current.
+    proc = job.run()
+    assert proc.returncode == 0, _fail(proc, "plain run after the rerun failed")
+    assert f"current, left out of this run: - {SUT}" in _flat(proc), _fail(proc, "not current after a rerun")
+
+
+def test_a_report_older_than_the_stamp_is_written_again(job):
+    # A run stopped between collect's stamp and its report left the previous request's report: every SUT
+    # is current, yet the report is written again, once.
+    report = job.out / "report.json"
+    old = report.stat().st_mtime - 3600
+    os.utime(report, (old, old))
+    proc = job.run()
+    assert proc.returncode == 0, _fail(proc, "run with an old report failed")
+    assert f"current, left out of this run: - {SUT}" in _flat(proc), _fail(proc, "not current")
+    assert report.stat().st_mtime > old + 1800, _fail(proc, "the report was not written again")
+    proc = job.run()
+    assert "report.html is kept as it is" in _flat(proc), _fail(proc, "report not kept on the next run")
+    assert not list(job.out.glob(".fleetbench-pack*")), "an archive or its folder was left in output_dir"
 
 
 def test_another_round_says_it_replaces_this_output_dirs_results(job):

@@ -131,3 +131,12 @@ def test_checksums_match_stat_sha1_and_null_for_missing(tmp_path):
         str(tmp_path): None,  # a directory is not a marker
     }
     assert out["changed"] is False
+
+
+def test_rerun_is_not_part_of_the_fingerprint():
+    # rerun says what to do this time: the plain run after a completed rerun must be current.
+    base = {"model": "resnet50", "scenario": ["Offline"]}
+    plain = _run_stamp.fingerprint_parts(dict(base, rerun=False), {}, "c")
+    rerun = _run_stamp.fingerprint_parts(dict(base, rerun=True, regenerate_files=True), {}, "c")
+    assert _run_stamp.fingerprint(plain) == _run_stamp.fingerprint(rerun)
+    assert "request:rerun" not in plain
