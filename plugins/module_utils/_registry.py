@@ -180,64 +180,61 @@ def compliance_info(model: str, registry: dict | None = None) -> dict:
 # ---------------------------------------------------------------------------
 # Role inputs (the options of every roles/*/meta/argument_specs.yml entry point)
 # ---------------------------------------------------------------------------
-_ROLE_INPUTS: dict[str, dict[str, str]] = {}
+_ROLE_ARGUMENT_SPECS: dict[str, dict[str, dict]] = {}
 
 
-def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
-    """``{option: type}`` of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory).
+def _role_argument_specs(roles_dir: Path | None = None) -> dict[str, dict]:
+    """``{role: argument_specs}`` of every ``roles/*/meta/argument_specs.yml``, parsed once per directory.
 
-    The type is the spec's ``type`` (``str`` when none is given); an option declared by several
-    entry points keeps its first declared type. Raises ValueError when a spec cannot be read.
+    Raises ValueError when a spec cannot be read.
     """
     roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
     key = str(roles)
-    if key not in _ROLE_INPUTS:
-        types: dict[str, str] = {}
+    if key not in _ROLE_ARGUMENT_SPECS:
+        parsed: dict[str, dict] = {}
         for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
             try:
                 data = _safe_load(spec.read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError) as exc:
                 raise ValueError(f"cannot read {spec}: {exc}") from exc
-            for entry in (data.get("argument_specs") or {}).values():
-                for name, option in ((entry or {}).get("options", {}) or {}).items():
-                    types.setdefault(name, str((option or {}).get("type") or "str"))
-        _ROLE_INPUTS[key] = types
-    return _ROLE_INPUTS[key]
+            parsed[spec.parent.parent.name] = data.get("argument_specs") or {}
+        _ROLE_ARGUMENT_SPECS[key] = parsed
+    return _ROLE_ARGUMENT_SPECS[key]
 
 
-_ROLE_SPECS: dict[str, dict[str, dict]] = {}
+def role_input_types(roles_dir: Path | None = None) -> dict[str, str]:
+    """``{option: type}`` of every ``roles/*/meta/argument_specs.yml`` entry point.
+
+    The type is the spec's ``type`` (``str`` when none is given); an option declared by several
+    entry points keeps its first declared type. Raises ValueError when a spec cannot be read.
+    """
+    types: dict[str, str] = {}
+    for entries in _role_argument_specs(roles_dir).values():
+        for entry in entries.values():
+            for name, option in ((entry or {}).get("options", {}) or {}).items():
+                types.setdefault(name, str((option or {}).get("type") or "str"))
+    return types
 
 
 def role_entry_specs(roles_dir: Path | None = None) -> dict[str, dict]:
-    """``{"<role>:<entry point>": options}`` of every public role (not ``_``-prefixed), cached per directory.
+    """``{"<role>:<entry point>": options}`` of every public role (not ``_``-prefixed).
 
     ``options`` is the entry point's ``argument_spec`` as ``ArgumentSpecValidator`` takes it, with
     ``required`` dropped and internal (``__``-prefixed) options left out: it checks the inputs a host
     gives (inventory, extra vars) up front, where a role's defaults and the earlier roles' facts do not
     exist yet. Raises ValueError when a spec cannot be read.
     """
-    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
-    key = str(roles)
-    if key not in _ROLE_SPECS:
-        specs: dict[str, dict] = {}
-        for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
-            role = spec.parent.parent.name
-            if role.startswith("_"):
-                continue
-            try:
-                data = _safe_load(spec.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ValueError(f"cannot read {spec}: {exc}") from exc
-            for entry, body in (data.get("argument_specs") or {}).items():
-                options = {}
-                for name, option in ((body or {}).get("options") or {}).items():
-                    if name.startswith("__"):
-                        continue
-                    option = {k: v for k, v in (option or {}).items() if k not in ("required", "description")}
-                    options[name] = option
-                specs[f"{role}:{entry}"] = options
-        _ROLE_SPECS[key] = specs
-    return _ROLE_SPECS[key]
+    specs: dict[str, dict] = {}
+    for role, entries in _role_argument_specs(roles_dir).items():
+        if role.startswith("_"):
+            continue
+        for entry, body in entries.items():
+            specs[f"{role}:{entry}"] = {
+                name: {k: v for k, v in (option or {}).items() if k not in ("required", "description")}
+                for name, option in ((body or {}).get("options") or {}).items()
+                if not name.startswith("__")
+            }
+    return specs
 
 
 def role_input_names(roles_dir: Path | None = None) -> frozenset:
