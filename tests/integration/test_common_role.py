@@ -29,4 +29,4 @@ def test_direct_use_fails_with_the_reason(tmp_path):
         [str(ANSIBLE_PLAYBOOK), str(play)], cwd=REPO, capture_output=True, text=True, timeout=300, env=env
     )
     assert proc.returncode != 0
-    assert "_common is internal to the collection" in proc.stdout
+    assert "_common is internal to the collection" in proc.stdout + proc.stderr
