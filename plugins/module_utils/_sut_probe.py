@@ -324,8 +324,48 @@ def module_runner(module):
     return run_command
 
 
+#: The fact subsets :func:`min_facts` returns: the part of ``ansible.builtin.setup``'s ``min`` subset that
+#: the collection's roles read (``env`` HOME for the work directory, ``python`` for the venvs,
+#: ``distribution`` and ``platform`` for the system description) plus ``user``.
+MIN_FACT_SUBSETS = ("env", "python", "distribution", "platform", "user")
+
+
+def min_facts(module):
+    """The ``MIN_FACT_SUBSETS`` facts, collected by ansible-core's own fact collectors (the ones
+    ``ansible.builtin.setup`` runs), so they read exactly as ``setup`` gives them.
+
+    Returns ``{"ansible_<name>": value}`` (setup's prefix; the controller files them under
+    ``ansible_facts['<name>']``), e.g. ``ansible_env``, ``ansible_python``, ``ansible_distribution``,
+    ``ansible_architecture``, ``ansible_kernel``, ``ansible_hostname``, ``ansible_user_id``. Imports
+    the collectors only when asked, so the plain probe stays as small as it was.
+    """
+    # ansible-core module_utils (shipped inside the module payload): no third-party import on the SUT.
+    from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+    from ansible.module_utils.facts.system.env import EnvFactCollector
+    from ansible.module_utils.facts.system.platform import PlatformFactCollector
+    from ansible.module_utils.facts.system.python import PythonFactCollector
+    from ansible.module_utils.facts.system.user import UserFactCollector
+
+    facts = {}
+    collectors = (
+        EnvFactCollector,
+        PythonFactCollector,
+        PlatformFactCollector,
+        DistributionFactCollector,
+        UserFactCollector,
+    )
+    for collector in collectors:
+        facts.update(collector().collect(module=module, collected_facts=facts) or {})
+    return {"ansible_" + name: value for name, value in facts.items()}
+
+
 def run(module):
-    """The ``sut_probe`` module: ``module.params`` (``work_dir``, ``timeout`` in s) -> the ``exit_json``
-    dict (:func:`probe`'s, ``changed=False``: it only reads)."""
+    """The ``sut_probe`` module: ``module.params`` (``work_dir``, ``timeout`` in s, ``facts``) -> the
+    ``exit_json`` dict: :func:`probe`'s, ``work_dir`` as the SUT expanded it (``~``, ``$VAR``), with
+    ``facts`` also ``ansible_facts`` (:func:`min_facts`); ``changed=False``: it only reads."""
     p = module.params
-    return dict(probe(p["work_dir"], p["timeout"], run=module_runner(module)), changed=False)
+    result = dict(probe(p["work_dir"], p["timeout"], run=module_runner(module)), changed=False)
+    result["work_dir"] = p["work_dir"]
+    if p.get("facts"):
+        result["ansible_facts"] = min_facts(module)
+    return result

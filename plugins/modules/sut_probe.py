@@ -23,6 +23,9 @@ description:
     RV(errors) and the probe goes on.
   - Also reports whether O(work_dir) exists and the sha1 and mode of C(<work_dir>/system_desc_draft.json),
     so the C(sut_facts) role rewrites the draft only when it differs.
+  - With O(facts=true) it also returns the minimal host facts the collection's roles read (subsets C(env),
+    C(python), C(distribution), C(platform), C(user), from ansible-core's own fact collectors, as
+    C(ansible.builtin.setup) gives them), so a play needs no separate C(setup) run before it.
   - Used by the C(fleetbench.mlperf.sut_facts) role. Reads only; never changes the host.
 author: fleetbench.mlperf developers
 extends_documentation_fragment:
@@ -31,9 +34,16 @@ options:
   work_dir:
     description:
       - The SUT work directory (C(mlperf_work_dir)). It need not exist; the disk size is then the one of
-        the filesystem holding its nearest existing parent.
+        the filesystem holding its nearest existing parent. C(~) and environment variables are expanded on
+        the SUT (RV(work_dir)).
     type: path
     required: true
+  facts:
+    description:
+      - Also return the facts of the subsets C(env), C(python), C(distribution), C(platform) and C(user)
+        (RV(ansible_facts)).
+    type: bool
+    default: false
   timeout:
     description:
       - Seconds allowed for each probe command (C(lscpu), C(nvidia-smi), C(rocm-smi)).
@@ -52,6 +62,12 @@ EXAMPLES = r"""
   fleetbench.mlperf.sut_probe:
     work_dir: /home/bench/fleetbench_mlperf
     timeout: 20
+  register: probe
+
+- name: Probe, and gather the minimal facts in the same module run (no setup task)
+  fleetbench.mlperf.sut_probe:
+    work_dir: ~/fleetbench_mlperf
+    facts: true
   register: probe
 
 - name: Say what was found
@@ -144,6 +160,20 @@ draft:
   returned: always
   type: dict
   sample: {"sha1": "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12", "mode": "0644"}
+work_dir:
+  description: O(work_dir) as the SUT expanded it.
+  returned: always
+  type: str
+  sample: /home/bench/fleetbench_mlperf
+ansible_facts:
+  description:
+    - With O(facts=true), the facts of the subsets C(env), C(python), C(distribution), C(platform) and
+      C(user), named as C(ansible.builtin.setup) names them (C(ansible_facts['env']['HOME']),
+      C(ansible_facts['python']['version']), C(ansible_facts['distribution']),
+      C(ansible_facts['kernel']), ...).
+  returned: when O(facts=true)
+  type: dict
+  sample: {"env": {"HOME": "/home/bench"}, "distribution": "Ubuntu", "distribution_version": "24.04"}
 errors:
   description: Probes that failed (non-zero exit, timeout, unparsable output); missing tools are not errors.
   returned: always
@@ -158,6 +188,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils import _sut_prob
 ARGUMENT_SPEC = {
     "work_dir": {"type": "path", "required": True},
     "timeout": {"type": "int", "default": 20},
+    "facts": {"type": "bool", "default": False},
 }
 
 

@@ -167,3 +167,23 @@ def test_module_runner_enforces_the_timeout(tmp_path, monkeypatch):
     assert result["accelerators"] == []
     assert "nvidia-smi: timed out after 1s" in result["errors"]
     assert result["dir_exists"] is True
+
+
+def test_facts_are_the_setup_min_facts_the_roles_read(tmp_path, monkeypatch):
+    """facts=true: env/python/distribution/platform/user as setup names them; ~ expanded on the SUT."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = run_module(sut_probe, {"work_dir": "~/fleetbench_mlperf", "timeout": 5, "facts": True})
+    assert result["work_dir"] == str(tmp_path / "fleetbench_mlperf")
+    facts = result["ansible_facts"]
+    assert facts["ansible_env"]["HOME"] == str(tmp_path)
+    assert facts["ansible_python"]["executable"] and facts["ansible_python"]["version"]["major"] == 3
+    names = ("distribution", "distribution_version", "os_family", "architecture", "kernel", "hostname")
+    for name in names:
+        assert f"ansible_{name}" in facts, name
+    assert facts["ansible_user_id"]
+    assert set(result) >= KEYS
+
+
+def test_no_facts_unless_asked(tmp_path):
+    result = run_module(sut_probe, {"work_dir": str(tmp_path), "timeout": 5})
+    assert "ansible_facts" not in result
