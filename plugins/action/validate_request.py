@@ -82,6 +82,10 @@ def proxy_env_problems(value) -> list[dict]:
 
 ALLOWED_PREFIXES = ("ansible_",)
 
+#: Role inputs that name a directory on the controller (an argument spec can only say ``str``): a
+#: value that is not one fails here, before anything runs on a host, not in the role's preflight.
+CONTROLLER_DIRECTORY_INPUTS = {"python_env_wheelhouse": "python_env"}
+
 
 def output_dir_problem(path: str) -> str | None:
     """Why the controller cannot write results under ``path``, or None (probed with a real temp file).
@@ -151,6 +155,19 @@ class ActionModule(ActionBase):
                         "field": field,
                         "value": None,  # the validator's message names the value where it is safe
                         "message": f"{field}: {message} (role {entry.replace(':', ', entry point ')})",
+                    }
+                )
+        for name, role in CONTROLLER_DIRECTORY_INPUTS.items():
+            try:
+                value = self._templar.template(task_vars[name]) if name in task_vars else ""
+            except AnsibleError:
+                continue
+            if value not in (None, "") and not os.path.isdir(os.path.expanduser(str(value))):
+                problems.append(
+                    {
+                        "field": name,
+                        "value": str(value),
+                        "message": f"{name}: '{value}' is not a directory on the controller (role {role})",
                     }
                 )
         return problems

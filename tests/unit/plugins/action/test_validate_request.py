@@ -130,6 +130,17 @@ def test_role_inputs_are_checked_once_against_every_role_spec():
     assert not res.get("failed"), res
 
 
+def test_a_wheelhouse_that_is_not_a_controller_directory_fails_in_the_validate_step(tmp_path):
+    tv = {"model": "resnet50", "python_env_wheelhouse": 5}
+    res = run_action(args={"role_inputs": True}, task_vars=tv)
+    assert res["failed"], res
+    assert "python_env_wheelhouse: '5' is not a directory on the controller (role python_env)" in res["msg"]
+    res = run_action(args={"role_inputs": True}, task_vars=dict(tv, python_env_wheelhouse=str(tmp_path)))
+    assert not res.get("failed"), res
+    res = run_action(args={"role_inputs": True}, task_vars=dict(tv, python_env_wheelhouse=""))
+    assert not res.get("failed"), res
+
+
 def test_role_entry_specs_leave_out_internal_roles_and_options():
     specs = V.role_entry_specs()
     assert "python_env:main" in specs and "results:fetch" in specs
