@@ -153,7 +153,8 @@ class ActionModule(ActionBase):
         last = _run_stamp.host_status(args.get("hosts_file"), task_vars.get("inventory_hostname"))
         if last and last.get("status") not in (None, "ok"):
             where = f" at '{last['task']}'" if last.get("task") else ""
-            return dict(out, reason=f"its last run was {last['status']}{where} ({last.get('updated', '?')})")
+            ended = "failed" if last["status"] == "failed" else f"ended {last['status']}"
+            return dict(out, reason=f"its last run {ended}{where} ({last.get('updated', '?')})")
         out["recorded"] = stamp.get("recorded")
         if stamp.get("fingerprint") != out["fingerprint"]:
             old_parts = stamp.get("parts") or {}

@@ -86,6 +86,14 @@ ALLOWED_PREFIXES = ("ansible_",)
 #: value that is not one fails here, before anything runs on a host, not in the role's preflight.
 CONTROLLER_DIRECTORY_INPUTS = {"python_env_wheelhouse": "python_env"}
 
+#: Role inputs that name a directory on the SUT: absolute, or under the SUT user's home (``~/...``). A
+#: relative path would resolve against a different folder in each module and task (the playbook's
+#: folder for some, the SUT user's for others); ``~user/`` is not expanded the same way everywhere.
+SUT_DIRECTORY_INPUTS = {
+    "mlperf_work_dir": "model, dataset, harness, benchmark",
+    "python_env_work_dir": "python_env",
+}
+
 
 def output_dir_problem(path: str) -> str | None:
     """Why the controller cannot write results under ``path``, or None (probed with a real temp file).
@@ -155,6 +163,21 @@ class ActionModule(ActionBase):
                         "field": field,
                         "value": None,  # the validator's message names the value where it is safe
                         "message": f"{field}: {message} (role {entry.replace(':', ', entry point ')})",
+                    }
+                )
+        for name, role in SUT_DIRECTORY_INPUTS.items():
+            try:
+                value = self._templar.template(task_vars[name]) if name in task_vars else ""
+            except AnsibleError:
+                continue
+            text = "" if value is None else str(value)
+            if text and not (text.startswith("/") or text == "~" or text.startswith("~/")):
+                problems.append(
+                    {
+                        "field": name,
+                        "value": text,
+                        "message": f"{name}: '{text}' must be an absolute path on the SUT or start with ~/"
+                        f" (the SUT user's home) (roles {role})",
                     }
                 )
         for name, role in CONTROLLER_DIRECTORY_INPUTS.items():

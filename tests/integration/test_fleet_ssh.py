@@ -127,7 +127,7 @@ def test_three_suts_one_broken_then_limit_rerun(loopback_sshd, fleet_warm, tmp_p
     proc = run_playbook(inv, request, limit="sut_a")
     (tmp_path / "run6.log").write_text(proc.stdout + proc.stderr)
     flat = " ".join(proc.stdout.split())
-    assert "sut_a: 'its last run was failed at" in flat, proc.stdout[-4000:]
+    assert "sut_a: 'its last run failed at" in flat, proc.stdout[-4000:]
     assert proc.returncode == 2, "the still broken sut_a passed as current"
     work_a.unlink()
     moved.rename(work_a)

@@ -141,6 +141,19 @@ def test_a_wheelhouse_that_is_not_a_controller_directory_fails_in_the_validate_s
     assert not res.get("failed"), res
 
 
+@pytest.mark.parametrize("value", ["relative/dir", "~nosuchuser/x", "./wd"])
+def test_a_relative_sut_work_dir_fails_in_the_validate_step(value):
+    res = run_action(args={"role_inputs": True}, task_vars={"model": "resnet50", "mlperf_work_dir": value})
+    assert res["failed"], res
+    assert f"mlperf_work_dir: '{value}' must be an absolute path on the SUT or start with ~/" in res["msg"]
+
+
+@pytest.mark.parametrize("value", ["/srv/mlperf", "~/fleetbench_mlperf", "~", ""])
+def test_absolute_or_home_sut_work_dirs_pass(value):
+    res = run_action(args={"role_inputs": True}, task_vars={"model": "resnet50", "mlperf_work_dir": value})
+    assert not res.get("failed"), res
+
+
 def test_role_entry_specs_leave_out_internal_roles_and_options():
     specs = V.role_entry_specs()
     assert "python_env:main" in specs and "results:fetch" in specs

@@ -57,6 +57,21 @@ def test_accuracy_target_missed():
     assert res["reasons"] == ["accuracy target not met: top1=70 does not meet"]
 
 
+def test_accuracy_met_on_part_of_the_dataset_is_not_a_missed_target():
+    lg = parsed("01_offline_VALID_summary_v4.0_NVIDIA_DGX-H100x1_resnet50.txt")
+    accuracy = {
+        "met": False,
+        "checks": [{"name": "acc", "ok": True}],
+        "coverage": {"samples": 1, "dataset_size": 50000, "full": False},
+        "reasons": ["accuracy run covered 1 of 50000 samples (the whole dataset is required)"],
+    }
+    res = verdict.submittable_verdict("valid", lg, accuracy)
+    assert res["reasons"] == [
+        "accuracy not measured on the whole dataset: accuracy run covered 1 of 50000 samples"
+        " (the whole dataset is required)"
+    ]
+
+
 def test_unknown_execution_mode_named():
     res = verdict.submittable_verdict("quick", None, None)
     assert "allowed: test, fast, valid" in res["reasons"][0]
