@@ -82,17 +82,38 @@ def proxy_env_problems(value) -> list[dict]:
 
 ALLOWED_PREFIXES = ("ansible_",)
 
-#: Role inputs that name a directory on the controller (an argument spec can only say ``str``): a
-#: value that is not one fails here, before anything runs on a host, not in the role's preflight.
-CONTROLLER_DIRECTORY_INPUTS = {"python_env_wheelhouse": "python_env"}
-
-#: Role inputs that name a directory on the SUT: absolute, or under the SUT user's home (``~/...``). A
-#: relative path would resolve against a different folder in each module and task (the playbook's
-#: folder for some, the SUT user's for others); ``~user/`` is not expanded the same way everywhere.
-SUT_DIRECTORY_INPUTS = {
-    "mlperf_work_dir": "model, dataset, harness, benchmark",
-    "python_env_work_dir": "python_env",
+#: Role inputs that name a directory, the role(s) that read them, and where the directory lives (an
+#: argument spec can only say ``str``): a value that does not fit fails here, before anything runs on a
+#: host. On the controller: an existing directory. On the SUT: absolute, or under the SUT user's home
+#: (``~/...``); a relative path would resolve against a different folder in each module and task (the
+#: playbook's folder for some, the SUT user's for others), and ``~user/`` is not expanded the same way
+#: everywhere.
+DIRECTORY_INPUTS = {
+    "python_env_wheelhouse": ("python_env", "controller"),
+    "mlperf_work_dir": ("model, dataset, harness, benchmark", "sut"),
+    "python_env_work_dir": ("python_env", "sut"),
 }
+
+
+def directory_input_problem(name: str, value) -> str | None:
+    """Why ``value`` does not fit the directory input ``name`` (:data:`DIRECTORY_INPUTS`), or None.
+
+    An empty value (None, "") is the role's default and always fits.
+    """
+    text = "" if value is None else str(value)
+    if not text:
+        return None
+    role, where = DIRECTORY_INPUTS[name]
+    if where == "controller":
+        if os.path.isdir(os.path.expanduser(text)):
+            return None
+        return f"{name}: '{text}' is not a directory on the controller (role {role})"
+    if text.startswith("/") or text == "~" or text.startswith("~/"):
+        return None
+    return (
+        f"{name}: '{text}' must be an absolute path on the SUT or start with ~/ (the SUT user's home)"
+        f" (roles {role})"
+    )
 
 
 def output_dir_problem(path: str) -> str | None:
@@ -165,34 +186,16 @@ class ActionModule(ActionBase):
                         "message": f"{field}: {message} (role {entry.replace(':', ', entry point ')})",
                     }
                 )
-        for name, role in SUT_DIRECTORY_INPUTS.items():
+        for name in DIRECTORY_INPUTS:
+            if name not in task_vars:
+                continue
             try:
-                value = self._templar.template(task_vars[name]) if name in task_vars else ""
+                value = self._templar.template(task_vars[name])
             except AnsibleError:
                 continue
-            text = "" if value is None else str(value)
-            if text and not (text.startswith("/") or text == "~" or text.startswith("~/")):
-                problems.append(
-                    {
-                        "field": name,
-                        "value": text,
-                        "message": f"{name}: '{text}' must be an absolute path on the SUT or start with ~/"
-                        f" (the SUT user's home) (roles {role})",
-                    }
-                )
-        for name, role in CONTROLLER_DIRECTORY_INPUTS.items():
-            try:
-                value = self._templar.template(task_vars[name]) if name in task_vars else ""
-            except AnsibleError:
-                continue
-            if value not in (None, "") and not os.path.isdir(os.path.expanduser(str(value))):
-                problems.append(
-                    {
-                        "field": name,
-                        "value": str(value),
-                        "message": f"{name}: '{value}' is not a directory on the controller (role {role})",
-                    }
-                )
+            message = directory_input_problem(name, value)
+            if message:
+                problems.append({"field": name, "value": str(value), "message": message})
         return problems
 
     def run(self, tmp=None, task_vars=None):
