@@ -41,6 +41,12 @@
     that key path, ``{}`` when a key is missing: the roles read the registry through the module_utils
     loader (libyaml, parsed once per process) instead of ``lookup('file') | from_yaml``, which parsed
     the 140 kB file in pure Python in every task that named it (0.3-1.2 s per task and host).
+``fleetbench.mlperf.venv_plan``
+    ``mlperf_request | fleetbench.mlperf.venv_plan(settings)`` -> the venvs the python_env role builds
+    and their pinned requirements (``_venv_plan.venv_plan``; ``settings`` are the role's inputs).
+``fleetbench.mlperf.source_checksum``
+    ``harness_source | fleetbench.mlperf.source_checksum`` -> the harness role's checksum of a source
+    tree (``_source_checksum.source_checksum``: the same value as its earlier find | sha256sum pipeline).
 ``fleetbench.mlperf.intact_copy_checksum``
     ``local_root | fleetbench.mlperf.intact_copy_checksum`` -> the pack checksum of the
     controller's unpacked copy when it is intact (``_pack.copy_problem``), else ``""``.
@@ -52,10 +58,13 @@ import copy
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds, _run
+from ansible_collections.fleetbench.mlperf.plugins.module_utils import _rounds, _run, _venv_plan
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._pack import intact_checksum
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
 from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import model_info as _model_info
+from ansible_collections.fleetbench.mlperf.plugins.module_utils._source_checksum import (
+    source_checksum as _source_checksum,
+)
 
 MODE_ORDER = ("performance", "accuracy")
 
@@ -173,6 +182,28 @@ def loadgen_pin(request):
         raise AnsibleFilterError(f"fleetbench.mlperf.loadgen_pin: {exc}") from exc
 
 
+def venv_plan(request, settings):
+    """The python_env role's venvs for ``request`` (``_venv_plan.venv_plan``)."""
+    if not isinstance(request, dict) or not isinstance(settings, dict):
+        raise AnsibleFilterError(
+            "fleetbench.mlperf.venv_plan: expects the resolved request and a settings dict"
+        )
+    try:
+        return _venv_plan.venv_plan(request, load_registry(), settings)
+    except (_venv_plan.VenvPlanError, _rounds.RoundError) as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    except KeyError as exc:
+        raise AnsibleFilterError(f"fleetbench.mlperf.venv_plan: missing {exc.args[0]!r}") from exc
+
+
+def source_checksum(root):
+    """The harness role's checksum of the source tree ``root`` (``_source_checksum.source_checksum``)."""
+    try:
+        return _source_checksum(str(root))
+    except OSError as exc:
+        raise AnsibleFilterError(f"fleetbench.mlperf.source_checksum: {exc}") from exc
+
+
 class FilterModule:
     """fleetbench.mlperf filters."""
 
@@ -188,4 +219,6 @@ class FilterModule:
             "split_environment": split_environment,
             "round_rules": round_rules,
             "loadgen_pin": loadgen_pin,
+            "venv_plan": venv_plan,
+            "source_checksum": source_checksum,
         }
