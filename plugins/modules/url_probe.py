@@ -28,6 +28,20 @@ options:
     description: Seconds to wait for the answer.
     type: int
     default: 5
+  cache_dir:
+    description: The controller cache directory that O(cached_files) are looked for in.
+    type: path
+  cached_files:
+    description:
+      - Files that make the artifact, C({filename, md5}) (md5 may be empty - no check; other keys, such as the
+        registry's C(url), are ignored). When every one is a
+        regular file in O(cache_dir) with its md5, RV(cached) is true and the URL is not asked.
+    type: list
+    elements: dict
+  probe:
+    description: Ask the URL (when a cached file is missing). False only looks in the cache.
+    type: bool
+    default: true
 notes:
   - Uses the controller's proxy environment (C(https_proxy), C(no_proxy)) and CA bundle, like the uri module.
 attributes:
@@ -41,6 +55,14 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Is the archive in the controller cache, else does its URL answer?
+  fleetbench.mlperf.url_probe:
+    url: https://www.dropbox.com/s/57s11df6pts3z69/ILSVRC2012_img_val_500.tar
+    cache_dir: ~/.cache/fleetbench-mlperf
+    cached_files:
+      - {filename: ILSVRC2012_img_val_500.tar, md5: 8627befdd8c2bcf305729020e9db354e}
+  register: cache
+
 - name: Does the dataset URL answer?
   fleetbench.mlperf.url_probe:
     url: https://example.org/ILSVRC2012_img_val_500.tar
@@ -53,8 +75,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+cached:
+  description: Every one of O(cached_files) is in O(cache_dir) with its md5.
+  returned: when O(cached_files) is given
+  type: bool
+missing:
+  description: The O(cached_files) names that are not in O(cache_dir) (or differ from their md5).
+  returned: when O(cached_files) is given
+  type: list
+  elements: str
 status:
-  description: The HTTP status of the answer, C(-1) when there was none (DNS, refused, timeout).
+  description:
+    - The HTTP status of the answer, C(-1) when there was none (DNS, refused, timeout) or the URL was not
+      asked (O(probe=false)), C(0) when the files are cached and the URL was not asked.
   returned: always
   type: int
   sample: 200

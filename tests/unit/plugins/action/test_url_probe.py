@@ -1,5 +1,6 @@
 """url_probe action plugin: a real HEAD request to a local HTTP server; an address that does not answer."""
 
+import hashlib
 import http.server
 import socket
 import threading
@@ -50,3 +51,35 @@ def test_an_address_that_does_not_answer_is_status_minus_one():
 def test_bad_arguments_name_the_field():
     assert "url: " in run_action({"url": "ftp://x/y"})["msg"]
     assert "timeout: " in run_action({"url": "http://x/y", "timeout": "soon"})["msg"]
+
+
+def test_files_in_the_controller_cache_with_their_md5_are_not_asked_for(tmp_path, server):
+    (tmp_path / "data.tar").write_bytes(b"archive")
+    md5 = hashlib.md5(b"archive").hexdigest()
+    files = [
+        {"filename": "data.tar", "md5": md5, "url": f"{server}/data.tar"},
+        {"filename": "labels.txt", "md5": ""},
+    ]
+    (tmp_path / "labels.txt").write_text("x\n")
+    res = run_action({"url": f"{server}/missing.tar", "cache_dir": str(tmp_path), "cached_files": files})
+    assert res["cached"] is True and res["missing"] == [] and res["status"] == 0, res
+    # A wrong md5 or a missing file: not cached, and the URL is asked (404 here) unless probe=false.
+    files[0]["md5"] = "0" * 32
+    res = run_action({"url": f"{server}/missing.tar", "cache_dir": str(tmp_path), "cached_files": files})
+    assert (res["cached"], res["missing"], res["status"]) == (False, ["data.tar"], 404)
+    (tmp_path / "labels.txt").unlink()
+    res = run_action(
+        {"url": f"{server}/data.tar", "cache_dir": str(tmp_path), "cached_files": files, "probe": False}
+    )
+    assert (res["cached"], res["missing"], res["status"]) == (False, ["data.tar", "labels.txt"], -1)
+    assert "not asked" in res["msg"]
+
+
+def test_cached_files_need_plain_file_names_and_a_cache_dir(tmp_path):
+    res = run_action(
+        {"url": "http://x/y", "cache_dir": str(tmp_path), "cached_files": [{"filename": "../etc"}]}
+    )
+    assert res["failed"] and "no plain filename" in res["msg"]
+    res = run_action({"url": "http://x/y", "cached_files": [{"filename": "a"}]})
+    assert res["failed"] and "needs cache_dir" in res["msg"]
+    assert "probe: " in run_action({"url": "http://x/y", "probe": "sometimes"})["msg"]
