@@ -162,15 +162,21 @@ class ActionModule(ActionBase):
         """
         problems: list[dict] = []
         seen: set = set()
+        # A name shared by several roles or entry points is templated once (a compile each time).
+        templated: dict = {}
+        untemplatable = object()
         for entry, spec in role_entry_specs().items():
             given = {}
             for name in spec:
                 if name not in task_vars or name == "mlperf_request":
                     continue
-                try:
-                    given[name] = self._templar.template(task_vars[name])
-                except AnsibleError:
-                    continue
+                if name not in templated:
+                    try:
+                        templated[name] = self._templar.template(task_vars[name])
+                    except AnsibleError:
+                        templated[name] = untemplatable
+                if templated[name] is not untemplatable:
+                    given[name] = templated[name]
             if not given:
                 continue
             errors = ArgumentSpecValidator(spec).validate(given, validate_role_argument_spec=True)
@@ -187,10 +193,10 @@ class ActionModule(ActionBase):
                     }
                 )
         for name in DIRECTORY_INPUTS:
-            if name not in task_vars:
+            if name not in task_vars or templated.get(name) is untemplatable:
                 continue
             try:
-                value = self._templar.template(task_vars[name])
+                value = templated[name] if name in templated else self._templar.template(task_vars[name])
             except AnsibleError:
                 continue
             message = directory_input_problem(name, value)
