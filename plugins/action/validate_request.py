@@ -308,7 +308,9 @@ class ActionModule(ActionBase):
 
         if boolean(args.get("role_inputs", False), strict=False):
             try:
-                problems.extend(self._role_input_problems(task_vars))
+                # A field already named (an extra var that is not a boolean) is not named twice.
+                named = {p["field"] for p in problems}
+                problems.extend(p for p in self._role_input_problems(task_vars) if p["field"] not in named)
             except ValueError as exc:
                 result.update(failed=True, msg=f"validate_request: {to_text(exc)}")
                 return result

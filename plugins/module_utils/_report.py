@@ -73,6 +73,16 @@ REPORT_FILES = ("report.md", "report.json", "report.html")
 COMPARED_KEYS = ("runs", "failed_hosts", "checker", "submission", "systems")
 
 
+#: Folder names that say nothing beside the heading "MLPerf Inference results" ("results - results").
+GENERIC_FOLDER_NAMES = frozenset({"results", "result", "output", "out"})
+
+
+def default_title(results_dir) -> str:
+    """The report's title when none is given: the results folder's name, or ``""`` for a generic one."""
+    name = os.path.basename(os.path.abspath(str(results_dir)))
+    return "" if name.lower() in GENERIC_FOLDER_NAMES else name
+
+
 def build_report(
     results_dir,
     output_dir=None,
@@ -104,7 +114,7 @@ def build_report(
     for rec in records:
         rec["from_failed_host"] = bool(rec.get("host")) and rec["host"] in failed_names
     report = {
-        "title": title or os.path.basename(os.path.abspath(results_dir)),
+        "title": title or default_title(results_dir),
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "results_dir": str(results_dir),
         "systems": sorted({r["system"] for r in records if r["system"]}),

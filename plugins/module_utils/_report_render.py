@@ -125,7 +125,7 @@ def _md_cell(text):
 
 def render_markdown(report):
     lines = [
-        f"# MLPerf Inference results - {report['title']}",
+        "# MLPerf Inference results" + (f" - {report['title']}" if report["title"] else ""),
         "",
         f"Generated {report['generated']} from `{report['results_dir']}`.",
         "",
@@ -241,14 +241,14 @@ def _checker_text(checker):
 
 
 _HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>MLPerf results - {{ title }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>MLPerf results{{ ' - ' ~ title if title else '' }}</title>
 <style>
 body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}
 th,td{border:1px solid #999;padding:.25em .5em;vertical-align:top}th{background:#eee}
 .VALID{color:#060}.INVALID{color:#a00}.failed{color:#a00}img{max-width:100%}
 pre{white-space:pre-wrap;margin:0}
 </style></head><body>
-<h1>MLPerf Inference results - {{ title }}</h1>
+<h1>MLPerf Inference results{{ ' - ' ~ title if title else '' }}</h1>
 <p>Generated {{ generated }} from <code>{{ results_dir }}</code>. {{ rows|length }} runs on
 {{ systems|length }} system(s).</p>
 <p id="round">{{ round_text }}</p>

@@ -189,7 +189,8 @@ def _text(col: _Collector, field: str, value: Any, default: Any, name: bool) -> 
             field,
             value,
             NAME_RE.pattern,
-            f"{field}: {value!r} may only hold letters, digits, '.', '_' and '-' (it names directories)",
+            f"{field}: {value!r} may only hold letters, digits, '.', '_' and '-', and starts with a letter or"
+            " digit (it names directories)",
         )
         return None
     return s

@@ -104,6 +104,13 @@ def test_a_role_switch_given_with_e_must_be_a_boolean():
     res = run_action(task_vars={"model": "efficientnet"}, extra_vars=["mlperf_skip_current=maybe"])
     assert res["failed"]
     assert "mlperf_skip_current: 'maybe' is not a boolean; allowed: true, false" in res["msg"]
+    # Named once, not again by the role argument-spec check of the same value.
+    res = run_action(
+        args={"role_inputs": True},
+        task_vars={"model": "efficientnet", "mlperf_skip_current": "maybe"},
+        extra_vars=["mlperf_skip_current=maybe"],
+    )
+    assert "(1 problem)" in res["msg"], res["msg"]
     ok = run_action(task_vars={"model": "efficientnet"}, extra_vars=["mlperf_verify_current=yes"])
     assert not ok.get("failed"), ok
 

@@ -278,3 +278,11 @@ def test_comparable_ignores_the_time_and_plots_but_not_the_runs(tmp_path):
     same = dict(report, generated="2001-01-01T00:00:00+00:00", plots={"Throughput": "plot.png"})
     assert _report.comparable(same) == _report.comparable(report)
     assert _report.comparable(dict(report, runs=report["runs"][:1])) != _report.comparable(report)
+
+
+def test_a_generic_results_folder_name_is_not_repeated_in_the_heading(tmp_path):
+    assert _report.default_title(tmp_path / "results") == ""
+    assert _report.default_title(tmp_path / "lab-a100") == "lab-a100"
+    (tmp_path / "results").mkdir()
+    report = _report.build_report(tmp_path / "results", tmp_path / "out", registry=REG, write=False)
+    assert report["title"] == ""
