@@ -37,6 +37,7 @@ from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import
     load_registry,
     request_names,
     resolve_request,
+    role_default_values,
     role_entry_specs,
     role_input_names,
     role_input_types,
@@ -162,13 +163,18 @@ class ActionModule(ActionBase):
         """
         problems: list[dict] = []
         seen: set = set()
-        # A name shared by several roles or entry points is templated once (a compile each time).
+        # A name shared by several roles or entry points is templated once (a compile each time), and
+        # a role's own default (the value its defaults/main.yml gives, seen where the play imports the
+        # role) is the collection's, not this host's: not templated nor checked.
         templated: dict = {}
         untemplatable = object()
+        defaults = role_default_values()
         for entry, spec in role_entry_specs().items():
             given = {}
             for name in spec:
                 if name not in task_vars or name == "mlperf_request":
+                    continue
+                if name in defaults and any(task_vars[name] == value for value in defaults[name]):
                     continue
                 if name not in templated:
                     try:
@@ -194,6 +200,8 @@ class ActionModule(ActionBase):
                 )
         for name in DIRECTORY_INPUTS:
             if name not in task_vars or templated.get(name) is untemplatable:
+                continue
+            if name in defaults and any(task_vars[name] == value for value in defaults[name]):
                 continue
             try:
                 value = templated[name] if name in templated else self._templar.template(task_vars[name])

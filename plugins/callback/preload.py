@@ -15,7 +15,8 @@ description:
     action plugins pull in the request schema, the registry (140 kB of YAML) and the run helpers, so
     each task that used one paid ~60 ms of import and parse in its worker (measured with 40 tasks that use a
     fleetbench filter on 8 loopback hosts - 17.6 s without this callback, 6.1 s with it).
-  - This callback imports them, and parses the registry, once in the main process when it is loaded;
+  - This callback imports them, and parses the registry and the roles' argument specs and defaults, once in
+    the main process when it is loaded;
     the forked workers inherit them. It records nothing and prints nothing.
   - Enable it beside C(fleetbench.mlperf.mlperf_hosts) (the repository's C(ansible.cfg) and the Python
     API do). Without it every task still works, only slower. An import that fails here is ignored -
@@ -46,9 +47,12 @@ def preload() -> list[str]:
         except Exception:  # the task that uses the plugin reports the error
             failed.append(name)
     with contextlib.suppress(Exception):
-        from ansible_collections.fleetbench.mlperf.plugins.module_utils._registry import load_registry
+        from ansible_collections.fleetbench.mlperf.plugins.module_utils import _registry
 
-        load_registry()
+        _registry.load_registry()
+        # validate_request's role-input check reads these in every worker.
+        _registry.role_entry_specs()
+        _registry.role_default_values()
     return failed
 
 

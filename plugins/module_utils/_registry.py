@@ -237,6 +237,31 @@ def role_entry_specs(roles_dir: Path | None = None) -> dict[str, dict]:
     return specs
 
 
+_ROLE_DEFAULTS: dict[str, dict[str, list]] = {}
+
+
+def role_default_values(roles_dir: Path | None = None) -> dict[str, list]:
+    """``{variable: [raw value, ...]}`` of every ``roles/*/defaults/main.yml`` (parsed once per directory).
+
+    Raw: as written (a template stays a string with ``{{ }}``); a name that several roles default
+    lists each role's value. ``validate_request`` leaves a role input whose value is its role's own
+    default unchecked: it is the collection's, not the host's. Raises ValueError when a file cannot be read.
+    """
+    roles = Path(roles_dir) if roles_dir else COLLECTION_ROOT / "roles"
+    key = str(roles)
+    if key not in _ROLE_DEFAULTS:
+        values: dict[str, list] = {}
+        for defaults in sorted(roles.glob("*/defaults/main.yml")):
+            try:
+                data = _safe_load(defaults.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"cannot read {defaults}: {exc}") from exc
+            for name, value in data.items():
+                values.setdefault(name, []).append(value)
+        _ROLE_DEFAULTS[key] = values
+    return _ROLE_DEFAULTS[key]
+
+
 def role_input_names(roles_dir: Path | None = None) -> frozenset:
     """Option names of every ``roles/*/meta/argument_specs.yml`` entry point (cached per directory)."""
     return frozenset(role_input_types(roles_dir))
@@ -272,6 +297,7 @@ __all__ = [
     "registry_path",
     "request_names",
     "resolve_request",
+    "role_default_values",
     "role_entry_specs",
     "role_input_names",
     "role_input_types",

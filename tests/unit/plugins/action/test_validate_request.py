@@ -137,6 +137,19 @@ def test_role_inputs_are_checked_once_against_every_role_spec():
     assert not res.get("failed"), res
 
 
+def test_a_role_default_is_not_checked_again_but_a_host_value_is(monkeypatch):
+    from ansible_collections.fleetbench.mlperf.plugins.action import validate_request as V
+
+    defaults = V.role_default_values()
+    assert defaults["dataset_probe_timeout"] == [5] and defaults["results_skip_current"]
+    # A role's own default of the wrong type (as a test stands in for one) is the collection's: left out.
+    monkeypatch.setattr(V, "role_default_values", lambda: dict(defaults, dataset_probe_timeout=["soon"]))
+    tv = {"model": "resnet50", "dataset_probe_timeout": "soon"}
+    assert not run_action(args={"role_inputs": True}, task_vars=tv).get("failed")
+    res = run_action(args={"role_inputs": True}, task_vars=dict(tv, dataset_probe_timeout="later"))
+    assert res["failed"] and "dataset_probe_timeout: " in res["msg"], res
+
+
 def test_a_wheelhouse_that_is_not_a_controller_directory_fails_in_the_validate_step(tmp_path):
     tv = {"model": "resnet50", "python_env_wheelhouse": 5}
     res = run_action(args={"role_inputs": True}, task_vars=tv)
